@@ -1,0 +1,157 @@
+"""Arrow columns to NumPy arrays for the evaluator, validated once at the edge.
+
+Each function takes an Arrow ``Array`` or ``ChunkedArray`` (one column of a table or of a batch). Errors are
+:class:`~assay.errors.ColumnError` naming the source, the column, and the first offending row, counted from 0 over
+the whole table: pass ``row_offset``, the rows before this batch, when converting batch by batch.
+
+>>> import pyarrow as pa
+>>> to_float(pa.array([1, 2, None]), column="s", source="a.csv", allow_null=True)
+array([ 1.,  2., nan])
+>>> null_mask(pa.array([1.0, None, float("nan")]))
+array([False,  True, False])
+>>> to_codes(pa.array(["b", "a", "b", None]), column="g", source="a.csv")
+(array([0, 1, 0, 2]), ['b', 'a', None])
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assay.errors import ColumnError, message
+
+__all__ = ["null_mask", "to_codes", "to_float"]
+
+ArrowColumn: TypeAlias = pa.Array | pa.ChunkedArray
+
+_NUMBER = r"^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)\s*$"
+
+
+def to_float(
+    array: ArrowColumn, *, column: str, source: str, row_offset: int = 0, allow_null: bool = False
+) -> np.ndarray:
+    """A new float64 array of a numeric column (integers, floats, decimals, booleans as 0/1).
+
+    NaN and infinities are rejected; nulls are rejected unless ``allow_null``, in which case they become NaN.
+
+    >>> import pyarrow as pa
+    >>> to_float(pa.array([True, False]), column="y", source="a.csv")
+    array([1., 0.])
+    >>> to_float(pa.array([0.5, float("inf")]), column="s", source="a.csv", row_offset=16)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    assay.errors.ColumnError: column 's' of a.csv: expected finite numbers, found inf at row 17. Fix: ...
+    """
+    values = _decoded(array)
+    kind = values.type
+    where = f"column {column!r} of {source}"
+    if not (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_null(kind)
+    ):
+        raise ColumnError(
+            message(
+                where=where,
+                expected="numbers",
+                found=_type_found(values, row_offset),
+                fix="store numbers in this column (remove or replace text such as the value shown), "
+                "or pick the column that holds the numbers",
+            )
+        )
+    nulls = null_mask(values)
+    out = np.asarray(pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+    if not out.flags.writeable:
+        out = out.copy()
+    bad = ~np.isfinite(out)
+    if allow_null:
+        bad &= ~nulls
+    if bad.any():
+        row = int(np.argmax(bad))
+        if nulls[row]:
+            found, fix = "null", "drop or fill the rows with missing values"
+        else:
+            found = str(float(out[row]))
+            fix = "drop or replace the non-finite values (often a division by zero or a failed prediction)"
+        raise ColumnError(
+            message(
+                where=where,
+                expected="finite numbers" + (" or nulls" if allow_null else ""),
+                found=f"{found} at row {row_offset + row}",
+                fix=fix,
+            )
+        )
+    return out
+
+
+def null_mask(array: ArrowColumn) -> np.ndarray:
+    """``True`` where the column is null (NaN is a value, not a null).
+
+    >>> import pyarrow as pa
+    >>> null_mask(pa.chunked_array([[1, None], [None]]))
+    array([False,  True,  True])
+    """
+    return np.asarray(pc.is_null(array).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def to_codes(array: ArrowColumn, *, column: str, source: str) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes (int64) of a column's values and the distinct values in code order (order of first appearance).
+
+    Nulls are a value of their own, ``None``; NaNs share one code.
+
+    >>> import pyarrow as pa
+    >>> codes, values = to_codes(pa.chunked_array([[True, None], [False, True]]), column="g", source="a.csv")
+    >>> codes.tolist(), values
+    ([0, 1, 2, 0], [True, None, False])
+    """
+    values = _decoded(array)
+    try:
+        encoded = pc.dictionary_encode(values, null_encoding="encode")
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ColumnError(
+            message(
+                where=f"column {column!r} of {source}",
+                expected="values that can be grouped (strings, integers, booleans, dates, ...)",
+                found=f"values of type {values.type}",
+                fix="pick a column of single values, or flatten this one into a column of strings",
+            )
+        ) from exc
+    if isinstance(encoded, pa.ChunkedArray):
+        # The encoder shares one dictionary across chunks; unifying makes that explicit and costs nothing then.
+        chunks = pa.table({"x": encoded}).unify_dictionaries().column("x").chunks
+        if not chunks:
+            return np.zeros(0, dtype=np.int64), []
+        dictionary = chunks[0].dictionary
+        codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+    else:
+        dictionary = encoded.dictionary
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return codes.astype(np.int64), dictionary.to_pylist()
+
+
+def _decoded(array: ArrowColumn) -> ArrowColumn:
+    """The column with dictionary encoding undone, so that types and nulls are the values'."""
+    if pa.types.is_dictionary(array.type):
+        return pc.cast(array, array.type.value_type)
+    return array
+
+
+def _type_found(values: ArrowColumn, row_offset: int) -> str:
+    """``values of type T, e.g. 'n/a' at row 17``: the first value that does not look like a number."""
+    found = f"values of type {values.type}"
+    candidates = np.asarray(pc.is_valid(values).to_numpy(zero_copy_only=False), dtype=bool)
+    kind = values.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        numeric = pc.match_substring_regex(values, _NUMBER, ignore_case=True).fill_null(True)
+        not_numeric = candidates & ~np.asarray(numeric.to_numpy(zero_copy_only=False), dtype=bool)
+        if not_numeric.any():
+            candidates = not_numeric
+    if not candidates.any():
+        return found
+    row = int(np.argmax(candidates))
+    return f"{found}, e.g. {values[row].as_py()!r} at row {row_offset + row}"

@@ -1,0 +1,159 @@
+"""The states of one evaluation: one bundle of mergeable states per grouping (overall, each segment column, each
+sensitive attribute), updated batch by batch and merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from assay.evaluation.config import EvalConfig
+from assay.evaluation.prepare import Prepared
+from assay.metrics._groups import OVERALL, GroupKeys
+from assay.metrics.calibration import CalibrationState
+from assay.metrics.confusion import ConfusionState
+from assay.metrics.means import MeanState
+from assay.metrics.ranking import RankingState
+from assay.metrics.regression import RegressionState
+from assay.metrics.table import SortedTable
+
+Grouping = tuple[str, str | None]  # ("overall", None), ("segment", column), ("sensitive", column)
+OVERALL_GROUPING: Grouping = ("overall", None)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The states of one grouping; absent states are ``None``."""
+
+    confusion: ConfusionState | None = None
+    scores: SortedTable | None = None
+    means: MeanState | None = None
+    calibration: CalibrationState | None = None
+    regression: RegressionState | None = None
+    ranking: RankingState | None = None
+
+    def merge(self, other: Bundle) -> Bundle:
+        def m(a: Any, b: Any) -> Any:
+            return b if a is None else (a if b is None else a.merge(b))
+
+        return Bundle(*(m(getattr(self, f), getattr(other, f)) for f in self.__dataclass_fields__))
+
+
+def empty_bundle(config: EvalConfig, n_classes: int) -> Bundle:
+    cap = config.max_distinct_scores or None
+    task = config.task
+    probabilistic = config.score_kind == "probability"
+    if task == "binary":
+        has_score = config.score is not None
+        return Bundle(
+            confusion=ConfusionState.empty(2),
+            scores=SortedTable.empty(2, cap=cap) if has_score else None,
+            means=MeanState.empty(("log_loss", "brier")) if has_score and probabilistic else None,
+            calibration=CalibrationState.empty(config.bins) if has_score and probabilistic else None,
+        )
+    if task == "multiclass":
+        has_proba = config.proba_prefix is not None
+        return Bundle(
+            confusion=ConfusionState.empty(n_classes),
+            scores=SortedTable.empty(2, cap=cap) if has_proba else None,
+            means=MeanState.empty(("log_loss",)) if has_proba else None,
+            calibration=CalibrationState.empty(config.bins) if has_proba else None,
+        )
+    if task == "regression":
+        return Bundle(regression=RegressionState.empty(cap=cap))
+    return Bundle(ranking=RankingState.empty(config.k))
+
+
+def update_bundle(
+    bundle: Bundle,
+    batch: Prepared,
+    config: EvalConfig,
+    n_classes: int,
+    codes: np.ndarray | None,
+    keys: GroupKeys,
+    order: np.ndarray | None,
+) -> Bundle:
+    """One batch into one grouping's states (``codes`` index ``keys``; ``order`` = argsort of the binary score)."""
+    w = batch.weight
+    kw: dict[str, Any] = {"codes": codes, "group_keys": keys}
+    out = bundle
+    if bundle.confusion is not None:
+        out = replace(out, confusion=bundle.confusion.update(batch.y, batch.pred, w, **kw))  # type: ignore[arg-type]
+    if config.task == "binary" and batch.score is not None:
+        s = batch.score
+        if bundle.scores is not None:
+            out = replace(out, scores=bundle.scores.update(s, batch.y, w, order=order, **kw))
+        if bundle.means is not None:
+            eps = np.finfo(np.float64).eps
+            y = batch.y
+            p1 = np.clip(s, eps, 1 - eps)
+            p0 = np.clip(1 - s, eps, 1 - eps)
+            loss = -np.where(y == 1, np.log(p1), np.log(p0))
+            brier = (y - s) ** 2
+            out = replace(out, means=bundle.means.update(np.column_stack([loss, brier]), w, **kw))
+        if bundle.calibration is not None:
+            out = replace(out, calibration=bundle.calibration.update(s, batch.y.astype(np.float64), w, **kw))
+    elif config.task == "multiclass" and batch.proba is not None:
+        proba = batch.proba
+        n = batch.n
+        eps = np.finfo(np.float64).eps
+        rows = np.arange(n)
+        loss = -np.log(np.clip(proba[rows, batch.y], eps, 1 - eps))
+        out = replace(out, means=bundle.means.update(loss[:, None], w, **kw))  # type: ignore[union-attr]
+        top = np.argmax(proba, axis=1)
+        conf = proba[rows, top]
+        correct = (top == batch.y).astype(np.float64)
+        out = replace(out, calibration=bundle.calibration.update(conf, correct, w, **kw))  # type: ignore[union-attr]
+        # one-vs-rest score tables: group index = group * K + class
+        g = np.zeros(n, np.int64) if codes is None else codes
+        k = n_classes
+        ovr_keys = tuple((key, c) for key in keys for c in range(k))
+        ovr_codes = (g[:, None] * k + np.arange(k)[None, :]).ravel()
+        ovr_values = proba.ravel()
+        ovr_col = (batch.y[:, None] == np.arange(k)[None, :]).astype(np.int64).ravel()
+        ovr_w = None if w is None else np.repeat(w, k)
+        out = replace(out, scores=bundle.scores.update(  # type: ignore[union-attr]
+            ovr_values, ovr_col, ovr_w, codes=ovr_codes, group_keys=ovr_keys))
+    elif config.task == "regression":
+        out = replace(out, regression=bundle.regression.update(batch.y, batch.pred, w, **kw))  # type: ignore[union-attr]
+    elif config.task == "ranking":
+        q = batch.query
+        ranking = bundle.ranking.update(  # type: ignore[union-attr]
+            q, batch.y, batch.score, group_codes=codes, group_keys=keys if codes is not None else (None,)
+        )
+        out = replace(out, ranking=ranking)
+    return out
+
+
+class Accumulator:
+    """All groupings' bundles of one evaluation."""
+
+    def __init__(self, config: EvalConfig, n_classes: int) -> None:
+        self.config = config
+        self.n_classes = n_classes
+        self.groupings: list[Grouping] = [OVERALL_GROUPING]
+        self.groupings += [("segment", c) for c in config.segments]
+        self.groupings += [("sensitive", c) for c in config.sensitive]
+        self.bundles: dict[Grouping, Bundle] = {g: empty_bundle(config, n_classes) for g in self.groupings}
+
+    def update(self, batch: Prepared, group_keys: dict[tuple[str, str], list[Hashable]]) -> None:
+        if batch.n == 0:
+            return
+        order = np.argsort(batch.score) if self.config.task == "binary" and batch.score is not None else None
+        for grouping in self.groupings:
+            if grouping == OVERALL_GROUPING:
+                codes, keys = None, OVERALL
+            else:
+                key = (grouping[0], grouping[1])
+                codes, keys = batch.codes[key], tuple(group_keys[key])  # type: ignore[index]
+            self.bundles[grouping] = update_bundle(
+                self.bundles[grouping], batch, self.config, self.n_classes, codes, keys, order
+            )
+
+    def merge(self, other: Accumulator) -> Accumulator:
+        out = Accumulator(self.config, self.n_classes)
+        out.bundles = {g: self.bundles[g].merge(other.bundles[g]) for g in self.groupings}
+        return out

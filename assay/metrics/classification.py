@@ -1,0 +1,246 @@
+"""Threshold metrics from confusion counts, vectorised over groups, each with its interval.
+
+- Proportions (accuracy, precision, recall, specificity, FPR, FNR, selection rate): Wilson score interval on the
+  effective number of rows in the denominator (Kish, or the summed weights for frequency weights).
+- Smooth functions of the cells (F1, MCC, balanced accuracy, macro and weighted averages): delta method on the
+  multinomial cell proportions, gradient by central differences, normal interval clipped to the metric's range.
+
+Undefined cases return NaN and a reason (assay's deliberate deviation from scikit-learn's zero-division 0):
+precision with no predicted positives, MCC with an empty margin, one-class data for balanced accuracy, and so on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from assay.metrics.confusion import ConfusionState
+from assay.metrics.estimate import Estimate, reasons_from
+from assay.stats.intervals import kish_ess, normal, wilson
+
+CellFn = Callable[[np.ndarray], np.ndarray]
+
+
+def effective_n(counts: np.ndarray, sq: np.ndarray, frequency: bool) -> np.ndarray:
+    """Effective sample size of a sum of cells: the weight total (frequency weights) or Kish's."""
+    return counts if frequency else kish_ess(counts, sq)
+
+
+def proportion(
+    state: ConfusionState,
+    num: list[tuple[int, int]],
+    den: list[tuple[int, int]] | None,
+    z: float,
+    frequency: bool,
+    empty_reason: str,
+) -> Estimate:
+    """A proportion of cells (``den`` None = all cells) with its Wilson interval."""
+
+    def total(arr: np.ndarray, cells: list[tuple[int, int]] | None) -> np.ndarray:
+        if cells is None:
+            return arr.sum(axis=(1, 2))
+        return sum((arr[:, t, p] for t, p in cells), start=np.zeros(arr.shape[0], dtype=arr.dtype))
+
+    numerator = total(state.counts, num)
+    denominator = total(state.counts, den)
+    n_eff = effective_n(denominator, total(state.sq, den), frequency)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
+    lo, hi, se = wilson(p, n_eff, z)
+    reasons = reasons_from([(~(denominator > 0), empty_reason)], len(p))
+    return Estimate(p, se, lo, hi, total(state.rows, den), "wilson", reasons)
+
+
+def delta(
+    state: ConfusionState,
+    fn: CellFn,
+    z: float,
+    frequency: bool,
+    reasons: list[str | None],
+    lower: float = 0.0,
+    upper: float = 1.0,
+    step: float = 1e-6,
+) -> Estimate:
+    """A smooth, scale-free function of the cells with a delta-method interval.
+
+    ``fn`` maps counts ``(groups, K, K)`` to values ``(groups,)`` and must be homogeneous of degree 0 (a function of
+    the cell proportions), as every confusion metric is.
+    """
+    counts = state.counts
+    n_groups, k = counts.shape[0], counts.shape[1]
+    total = counts.sum(axis=(1, 2))
+    n_eff = effective_n(total, state.sq.sum(axis=(1, 2)), frequency)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = counts / np.where(total > 0, total, 1.0)[:, None, None]
+        value = fn(p)
+        grad = np.zeros_like(p)
+        for t in range(k):
+            for q in range(k):
+                up, down = p.copy(), p.copy()
+                up[:, t, q] += step
+                down[:, t, q] -= step
+                grad[:, t, q] = (fn(up) - fn(down)) / (2 * step)
+        mean_g = (p * grad).sum(axis=(1, 2))
+        var = np.maximum((p * grad * grad).sum(axis=(1, 2)) - mean_g**2, 0.0)
+        se = np.sqrt(var / np.where(n_eff > 0, n_eff, np.nan))
+    value = np.where(np.isfinite(value), value, np.nan)
+    lo, hi = normal(value, se, z, lower, upper)
+    return Estimate(value, se, lo, hi, state.rows.sum(axis=(1, 2)), "delta", reasons[:n_groups])
+
+
+# -- binary ---------------------------------------------------------------------------------------------------------
+TN, FP, FN, TP = (0, 0), (0, 1), (1, 0), (1, 1)
+
+
+def _f1(p: np.ndarray) -> np.ndarray:
+    tp, fp, fn = p[:, 1, 1], p[:, 0, 1], p[:, 1, 0]
+    return 2 * tp / (2 * tp + fp + fn)
+
+
+def _mcc(p: np.ndarray) -> np.ndarray:
+    tn, fp, fn, tp = p[:, 0, 0], p[:, 0, 1], p[:, 1, 0], p[:, 1, 1]
+    return (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+
+
+def _balanced_binary(p: np.ndarray) -> np.ndarray:
+    tn, fp, fn, tp = p[:, 0, 0], p[:, 0, 1], p[:, 1, 0], p[:, 1, 1]
+    return 0.5 * (tp / (tp + fn) + tn / (tn + fp))
+
+
+def binary_metrics(state: ConfusionState, z: float, frequency: bool) -> dict[str, Estimate]:
+    """The binary threshold metrics of every group."""
+    c = state.counts
+    tn, fp, fn, tp = c[:, 0, 0], c[:, 0, 1], c[:, 1, 0], c[:, 1, 1]
+    size = c.shape[0]
+    no_pos = tp + fn <= 0
+    no_neg = tn + fp <= 0
+    no_pred_pos = tp + fp <= 0
+    no_pred_neg = tn + fn <= 0
+    empty = c.sum(axis=(1, 2)) <= 0
+    out = {
+        "accuracy": proportion(state, [TP, TN], None, z, frequency, "no rows"),
+        "precision": proportion(state, [TP], [TP, FP], z, frequency, "no row is predicted positive"),
+        "recall": proportion(state, [TP], [TP, FN], z, frequency, "no row has the positive label"),
+        "specificity": proportion(state, [TN], [TN, FP], z, frequency, "no row has the negative label"),
+        "fpr": proportion(state, [FP], [TN, FP], z, frequency, "no row has the negative label"),
+        "fnr": proportion(state, [FN], [TP, FN], z, frequency, "no row has the positive label"),
+        "selection_rate": proportion(state, [TP, FP], None, z, frequency, "no rows"),
+    }
+    one_class = reasons_from(
+        [(empty, "no rows"), (no_pos, "no row has the positive label"), (no_neg, "no row has the negative label")],
+        size,
+    )
+    out["balanced_accuracy"] = delta(state, _balanced_binary, z, frequency, one_class)
+    out["f1"] = delta(
+        state, _f1, z, frequency, reasons_from([(empty, "no rows"), (tp + fp + fn <= 0, "no positive rows and no "
+                                                 "positive predictions: F1 is 0/0")], size)
+    )
+    out["mcc"] = delta(
+        state,
+        _mcc,
+        z,
+        frequency,
+        reasons_from(
+            [
+                (empty, "no rows"),
+                (no_pos, "no row has the positive label"),
+                (no_neg, "no row has the negative label"),
+                (no_pred_pos, "no row is predicted positive"),
+                (no_pred_neg, "no row is predicted negative"),
+            ],
+            size,
+        ),
+        lower=-1.0,
+    )
+    return _undefined_where_reasoned(out)
+
+
+# -- multiclass -----------------------------------------------------------------------------------------------------
+def multiclass_metrics(state: ConfusionState, classes: list[str], z: float, frequency: bool) -> dict[str, Estimate]:
+    """The multiclass threshold metrics of every group (labels = classes present in truth or prediction)."""
+    c = state.counts
+    size = c.shape[0]
+    true_k = c.sum(axis=2)
+    pred_k = c.sum(axis=1)
+    present = (true_k > 0) | (pred_k > 0)
+    n_present = present.sum(axis=1)
+    empty = c.sum(axis=(1, 2)) <= 0
+
+    def names(mask: np.ndarray) -> list[str]:
+        return [", ".join(repr(classes[i]) for i in np.flatnonzero(row)) for row in mask]
+
+    never_pred = present & (pred_k <= 0)
+    never_true = present & (true_k <= 0)
+    never_pred_names, never_true_names = names(never_pred), names(never_true)
+
+    def reason_list(mask: np.ndarray, text: str, which: list[str]) -> list[str | None]:
+        base = reasons_from([(empty, "no rows")], size)
+        return [base[g] or (text.format(which[g]) if mask[g].any() else None) for g in range(size)]
+
+    def per_class(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        return num / den
+
+    def macro(kind: str) -> CellFn:
+        def fn(p: np.ndarray) -> np.ndarray:
+            tp = np.diagonal(p, axis1=1, axis2=2)
+            t, q = p.sum(axis=2), p.sum(axis=1)
+            if kind == "precision":
+                v = per_class(tp, q)
+            elif kind == "recall":
+                v = per_class(tp, t)
+            else:
+                v = per_class(2 * tp, t + q)
+            v = np.where(present, v, 0.0)
+            return v.sum(axis=1) / n_present
+
+        return fn
+
+    def weighted(kind: str) -> CellFn:
+        def fn(p: np.ndarray) -> np.ndarray:
+            tp = np.diagonal(p, axis1=1, axis2=2)
+            t, q = p.sum(axis=2), p.sum(axis=1)
+            v = per_class(tp, q) if kind == "precision" else per_class(2 * tp, t + q)
+            v = np.where(t > 0, v, 0.0)
+            return (v * t).sum(axis=1) / t.sum(axis=1)
+
+        return fn
+
+    def balanced(p: np.ndarray) -> np.ndarray:
+        tp = np.diagonal(p, axis1=1, axis2=2)
+        t = p.sum(axis=2)
+        has = true_k > 0
+        return np.where(has, tp / t, 0.0).sum(axis=1) / has.sum(axis=1)
+
+    diag = [(i, i) for i in range(len(classes))]
+    acc = proportion(state, diag, None, z, frequency, "no rows")
+    no_reason = reasons_from([(empty, "no rows")], size)
+    prec_reason = reason_list(never_pred, "class {} is never predicted: its precision is undefined", never_pred_names)
+    rec_reason = reason_list(never_true, "class {} never occurs in the labels: its recall is undefined",
+                             never_true_names)
+    weighted_prec_reason = reason_list(
+        never_pred & (true_k > 0), "class {} is never predicted: its precision is undefined", never_pred_names
+    )
+    out = {
+        "accuracy": acc,
+        "balanced_accuracy": delta(state, balanced, z, frequency, no_reason),
+        "precision_macro": delta(state, macro("precision"), z, frequency, prec_reason),
+        "recall_macro": delta(state, macro("recall"), z, frequency, rec_reason),
+        "f1_macro": delta(state, macro("f1"), z, frequency, no_reason),
+        "precision_micro": acc,
+        "recall_micro": acc,
+        "f1_micro": acc,
+        "precision_weighted": delta(state, weighted("precision"), z, frequency, weighted_prec_reason),
+        "recall_weighted": acc,
+        "f1_weighted": delta(state, weighted("f1"), z, frequency, no_reason),
+    }
+    return _undefined_where_reasoned(out)
+
+
+def _undefined_where_reasoned(out: dict[str, Estimate]) -> dict[str, Estimate]:
+    """A reason means undefined, even where the formula happens to give a number."""
+    for est in out.values():
+        for g, reason in enumerate(est.reasons):
+            if reason is not None:
+                est.value[g] = np.nan
+    return out

@@ -1,0 +1,108 @@
+"""Weighted means of per-row quantities (log loss, Brier score, ...) per group, with influence-function intervals.
+
+The state keeps, per group, the row count, the weight total, the squared-weight total, and for every quantity the
+weighted sum and weighted sum of squares. The standard error of a weighted mean is ``sd_w / sqrt(n_eff)``.
+
+>>> s = MeanState.empty(("loss",)).update(np.array([[1.0], [3.0]]))
+>>> e = s.estimate("loss", 1.96)
+>>> float(e.value[0]), round(float(e.se[0]), 6)
+(2.0, 1.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from assay.errors import StateError
+from assay.metrics import _serial
+from assay.metrics._groups import OVERALL, GroupKeys, align, scatter
+from assay.metrics.estimate import Estimate, reasons_from
+from assay.stats.intervals import kish_ess, normal
+
+
+@dataclass(frozen=True, eq=False)
+class MeanState:
+    """Sums for weighted means of named per-row quantities."""
+
+    names: tuple[str, ...]
+    groups: GroupKeys
+    rows: np.ndarray  # (G,)
+    sw: np.ndarray  # (G,)
+    sw2: np.ndarray  # (G,)
+    s1: np.ndarray  # (G, J)
+    s2: np.ndarray  # (G, J)
+
+    @classmethod
+    def empty(cls, names: tuple[str, ...]) -> MeanState:
+        j = len(names)
+        return cls(names, (), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros((0, j)), np.zeros((0, j)))
+
+    def update(
+        self,
+        values: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        codes: np.ndarray | None = None,
+        group_keys: GroupKeys = OVERALL,
+    ) -> MeanState:
+        """Add rows: ``values`` has one column per name."""
+        g = len(group_keys)
+        idx = np.zeros(values.shape[0], np.int64) if codes is None else codes
+        w = sample_weight
+        rows = np.bincount(idx, minlength=g)
+        sw = rows.astype(np.float64) if w is None else np.bincount(idx, weights=w, minlength=g)
+        sw2 = sw if w is None else np.bincount(idx, weights=w * w, minlength=g)
+        s1 = np.empty((g, len(self.names)))
+        s2 = np.empty((g, len(self.names)))
+        for j in range(len(self.names)):
+            x = values[:, j]
+            wx = x if w is None else w * x
+            s1[:, j] = np.bincount(idx, weights=wx, minlength=g)
+            s2[:, j] = np.bincount(idx, weights=wx * x, minlength=g)
+        batch = MeanState(self.names, group_keys, rows, sw, sw2, s1, s2)
+        return self.merge(batch) if self.groups else batch
+
+    def merge(self, other: MeanState) -> MeanState:
+        if self.names != other.names:
+            raise StateError(f"mean merge: expected the same quantities, found {self.names} and {other.names}")
+        groups, ia, ib = align(self.groups, other.groups)
+        size = len(groups)
+
+        def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return scatter(a, ia, size) + scatter(b, ib, size)
+
+        return MeanState(
+            self.names,
+            groups,
+            add(self.rows, other.rows),
+            add(self.sw, other.sw),
+            add(self.sw2, other.sw2),
+            add(self.s1, other.s1),
+            add(self.s2, other.s2),
+        )
+
+    def estimate(
+        self, name: str, z: float, *, frequency: bool = False, lower: float = -np.inf, upper: float = np.inf
+    ) -> Estimate:
+        """Weighted mean of ``name`` per group with a normal interval."""
+        j = self.names.index(name)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            has = self.sw > 0
+            mean = np.where(has, self.s1[:, j] / np.where(has, self.sw, 1.0), np.nan)
+            var = np.maximum(self.s2[:, j] / self.sw - mean * mean, 0.0)
+            n_eff = self.sw if frequency else kish_ess(self.sw, self.sw2)
+            var = var * n_eff / (n_eff - 1)
+            se = np.where(n_eff > 1, np.sqrt(var / n_eff), np.nan)
+        lo, hi = normal(mean, se, z, lower, upper)
+        return Estimate(mean, se, lo, hi, self.rows, "normal", reasons_from([(~has, "no rows")], len(mean)))
+
+    def to_bytes(self) -> bytes:
+        arrays = {"rows": self.rows, "sw": self.sw, "sw2": self.sw2, "s1": self.s1, "s2": self.s2}
+        return _serial.dump("means", 1, {"names": list(self.names), "groups": list(self.groups)}, arrays)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> MeanState:
+        h, a = _serial.load(data, "means", 1)
+        return cls(tuple(h["names"]), tuple(h["groups"]), a["rows"], a["sw"], a["sw2"], a["s1"], a["s2"])

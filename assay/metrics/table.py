@@ -1,0 +1,250 @@
+"""A sorted table of distinct values with weighted masses, per group: the state behind ROC-AUC, average
+precision, curves and quantiles.
+
+Each entry is a distinct *key* of a value within a group, with ``M`` mass columns (for scores: the negative and the
+positive weight at that score). Keys are the IEEE-754 bits of the value made order-preserving as integers, so the
+table sorts as the values do, whatever their range (logits and margins included).
+
+While the table is exact (``shift == 0``) every distinct value has its own entry. When a group would exceed ``cap``
+entries, the keys are coarsened by dropping their lowest ``shift`` bits: neighbouring values share a bucket, which is
+a relative-precision grid (like DDSketch), identical on every machine, so coarsened tables still merge exactly.
+Metrics computed from a coarsened table report an error bound derived from the masses in shared buckets.
+
+>>> t = SortedTable.empty(2).update(np.array([0.1, 0.4, 0.4, 0.8]), np.array([0, 1, 0, 1]))
+>>> t.values().tolist(), t.mass.tolist()
+([0.1, 0.4, 0.8], [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from assay.errors import StateError
+from assay.metrics import _serial
+from assay.metrics._groups import OVERALL, GroupKeys, align
+
+_LOW63 = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+def float_to_key(values: np.ndarray) -> np.ndarray:
+    """Order-preserving int64 keys of float64 values (``-0.0`` and ``0.0`` share a key).
+
+    >>> k = float_to_key(np.array([-2.0, -0.0, 0.0, 1e-300, 3.5]))
+    >>> bool(np.all(np.diff(k[[0, 1, 3, 4]]) > 0)), bool(k[1] == k[2])
+    (True, True)
+    """
+    bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.int64)
+    return bits ^ ((bits >> 63) & _LOW63)
+
+
+def key_to_float(keys: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`float_to_key` (the transform is an involution)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    return (keys ^ ((keys >> 63) & _LOW63)).view(np.float64)
+
+
+def _smallest_int(codes: np.ndarray, size: int) -> np.ndarray:
+    if size <= 127:
+        return codes.astype(np.int8, copy=False)
+    if size <= 32767:
+        return codes.astype(np.int16, copy=False)
+    return codes
+
+
+@dataclass(frozen=True, eq=False)
+class SortedTable:
+    """Distinct keys with masses, sorted by (group, key).
+
+    Attributes:
+        groups: the group keys; entry ``i`` belongs to ``groups[group[i]]``.
+        group: int64 group index of each entry, non-decreasing.
+        key: int64 key of each entry (already shifted right by ``shift``), increasing within a group.
+        mass: float64 ``(entries, M)`` weighted mass per column.
+        sq: float64 ``(groups, M)`` sum of squared weights per group and column (for effective sample sizes).
+        shift: number of low key bits dropped (0 = exact).
+        cap: most entries a group may hold before the keys are coarsened (``None`` = never coarsen).
+    """
+
+    n_mass: int
+    groups: GroupKeys
+    group: np.ndarray
+    key: np.ndarray
+    mass: np.ndarray
+    sq: np.ndarray
+    shift: int = 0
+    cap: int | None = None
+
+    # -- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def empty(cls, n_mass: int, *, cap: int | None = None, groups: GroupKeys = ()) -> SortedTable:
+        return cls(
+            n_mass=n_mass,
+            groups=groups,
+            group=np.zeros(0, np.int64),
+            key=np.zeros(0, np.int64),
+            mass=np.zeros((0, n_mass)),
+            sq=np.zeros((len(groups), n_mass)),
+            cap=cap,
+        )
+
+    def update(
+        self,
+        values: np.ndarray,
+        column: np.ndarray,
+        weight: np.ndarray | None = None,
+        *,
+        codes: np.ndarray | None = None,
+        group_keys: GroupKeys = OVERALL,
+        order: np.ndarray | None = None,
+    ) -> SortedTable:
+        """Add rows: ``values`` (finite float64), ``column`` (int mass column of each row, in ``0..M-1``),
+        ``weight`` (``None`` = 1), ``codes`` (int index into ``group_keys``; ``None`` = all in the first group).
+
+        ``order`` may pass a precomputed ``argsort(values)`` so that several groupings of one batch sort once.
+        """
+        batch = _from_rows(
+            self.n_mass, values, column, weight, codes, group_keys, order=order, shift=self.shift, cap=self.cap
+        )
+        return self.merge(batch) if self.group.size or self.groups else batch
+
+    # -- the monoid ----------------------------------------------------------------------------------------------
+    def merge(self, other: SortedTable) -> SortedTable:
+        """Merge two tables: associative and commutative (up to the order of group keys); empty is the identity."""
+        if self.n_mass != other.n_mass or self.cap != other.cap:
+            raise StateError(
+                f"sorted-table merge: expected equal configuration, found masses {self.n_mass} vs {other.n_mass} "
+                f"and caps {self.cap} vs {other.cap}"
+            )
+        shift = max(self.shift, other.shift)
+        a, b = self.coarsened(shift), other.coarsened(shift)
+        groups, ia, ib = align(a.groups, b.groups)
+        sq = np.zeros((len(groups), self.n_mass))
+        np.add.at(sq, ia, a.sq)
+        np.add.at(sq, ib, b.sq)
+        group = np.concatenate([ia[a.group], ib[b.group]])
+        key = np.concatenate([a.key, b.key])
+        mass = np.concatenate([a.mass, b.mass])
+        order = np.lexsort((key, group))
+        merged = _coalesce(group[order], key[order], mass[order])
+        out = SortedTable(self.n_mass, groups, *merged, sq=sq, shift=shift, cap=self.cap)
+        return out._compacted()
+
+    def coarsened(self, shift: int) -> SortedTable:
+        """The same table on a coarser grid (``shift`` at least the current one)."""
+        if shift == self.shift:
+            return self
+        key = self.key >> (shift - self.shift)
+        group, key, mass = _coalesce(self.group, key, self.mass)
+        return SortedTable(self.n_mass, self.groups, group, key, mass, self.sq, shift, self.cap)
+
+    def _compacted(self) -> SortedTable:
+        if self.cap is None or self.group.size == 0:
+            return self
+        table = self
+        while np.bincount(table.group, minlength=len(table.groups)).max(initial=0) > self.cap:
+            table = table.coarsened(table.shift + 1)
+        return table
+
+    # -- reading --------------------------------------------------------------------------------------------------
+    @property
+    def exact(self) -> bool:
+        return self.shift == 0
+
+    def values(self) -> np.ndarray:
+        """The value of each entry (for a coarsened table: the lower edge of its bucket)."""
+        return key_to_float(self.key << self.shift)
+
+    def bounds(self) -> np.ndarray:
+        """``(groups + 1)`` offsets: the entries of group ``g`` are ``bounds[g]:bounds[g + 1]``."""
+        counts = np.bincount(self.group, minlength=len(self.groups))
+        return np.concatenate([[0], np.cumsum(counts)])
+
+    def totals(self) -> np.ndarray:
+        """``(groups, M)`` total mass per group and column."""
+        out = np.zeros((len(self.groups), self.n_mass))
+        np.add.at(out, self.group, self.mass)
+        return out
+
+    def to_bytes(self) -> bytes:
+        header = {"n_mass": self.n_mass, "groups": list(self.groups), "shift": self.shift, "cap": self.cap}
+        arrays = {"group": self.group, "key": self.key, "mass": self.mass, "sq": self.sq}
+        return _serial.dump("sorted-table", 1, header, arrays)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SortedTable:
+        h, a = _serial.load(data, "sorted-table", 1)
+        return cls(h["n_mass"], tuple(h["groups"]), a["group"], a["key"], a["mass"], a["sq"], h["shift"], h["cap"])
+
+
+def _coalesce(group: np.ndarray, key: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum the masses of adjacent entries with equal (group, key); input sorted by (group, key)."""
+    if key.size == 0:
+        return group, key, mass
+    new = np.empty(key.size, dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    new[1:] |= group[1:] != group[:-1]
+    if new.all():
+        return group, key, mass
+    starts = np.flatnonzero(new)
+    return group[starts], key[starts], np.add.reduceat(mass, starts, axis=0)
+
+
+def _from_rows(
+    n_mass: int,
+    values: np.ndarray,
+    column: np.ndarray,
+    weight: np.ndarray | None,
+    codes: np.ndarray | None,
+    group_keys: GroupKeys,
+    *,
+    order: np.ndarray | None,
+    shift: int,
+    cap: int | None,
+) -> SortedTable:
+    n_groups = len(group_keys)
+    n = values.shape[0]
+    if n == 0:
+        return SortedTable.empty(n_mass, cap=cap, groups=group_keys)
+    if order is None:
+        order = np.argsort(values)
+    if codes is not None and n_groups > 1:
+        small = _smallest_int(codes, n_groups)
+        order = order[np.argsort(small[order], kind="stable")]
+        g_sorted = codes[order].astype(np.int64, copy=False)
+    else:
+        g_sorted = np.zeros(n, np.int64)
+    key = float_to_key(values[order])
+    if shift:
+        key >>= shift
+    col_sorted = column[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    if n_groups > 1:
+        new[1:] |= g_sorted[1:] != g_sorted[:-1]
+    starts = np.flatnonzero(new)
+    mass = np.empty((starts.size, n_mass))
+    w_sorted = None if weight is None else weight[order]
+    if n_mass == 1:
+        mass[:, 0] = (
+            np.diff(np.append(starts, n)).astype(np.float64)
+            if w_sorted is None
+            else np.add.reduceat(w_sorted, starts)
+        )
+    elif w_sorted is None:
+        total = np.diff(np.append(starts, n)).astype(np.float64)
+        for c in range(1, n_mass):
+            mass[:, c] = np.add.reduceat(col_sorted == c, starts)
+        mass[:, 0] = total - mass[:, 1:].sum(axis=1)
+    else:
+        for c in range(n_mass):
+            mass[:, c] = np.add.reduceat(np.where(col_sorted == c, w_sorted, 0.0), starts)
+    all_codes = np.zeros(n, np.int64) if codes is None else codes
+    cell = all_codes * n_mass + column
+    w2 = None if weight is None else weight * weight
+    sq = np.bincount(cell, weights=w2, minlength=n_groups * n_mass).astype(np.float64).reshape(n_groups, n_mass)
+    table = SortedTable(n_mass, group_keys, g_sorted[starts], key[starts], mass, sq, shift, cap)
+    return table._compacted()

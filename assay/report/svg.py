@@ -1,0 +1,663 @@
+"""Inline SVG charts for the HTML report, drawn in Python with no dependency and no external reference.
+
+Four primitives, each returning one ``<svg class="chart">`` element as a string:
+
+- :func:`line_chart` — lines over two linear axes with ticks and grid (ROC and precision-recall curves);
+- :func:`bar_chart` — horizontal bars with interval whiskers and an optional dashed reference line (slices, fairness);
+- :func:`heatmap` — a confusion matrix: counts with row-normalised percentages, coloured by the row share;
+- :func:`reliability_diagram` — observed rate against mean predicted per bin, with whiskers, the diagonal and a
+  strip of bin counts.
+
+Every string that reaches the markup is escaped here, so callers pass raw labels. Hover text uses SVG ``<title>``
+elements, which browsers show as tooltips without any script. The element has no ``xmlns``: inline SVG in HTML does
+not need one, and the report must not contain a single URL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from assay.report.formatting import as_float, fmt_count, fmt_interval, fmt_number, fmt_percent, fmt_tick
+
+__all__ = [
+    "PALETTE",
+    "Bar",
+    "CalibrationBin",
+    "Series",
+    "bar_chart",
+    "heatmap",
+    "line_chart",
+    "nice_ticks",
+    "reliability_diagram",
+]
+
+PALETTE = {
+    "text": "#1f2937",
+    "muted": "#6b7280",
+    "grid": "#e5e7eb",
+    "axis": "#9ca3af",
+    "primary": "#2563eb",
+    "primary_soft": "#93b4f5",
+    "primary_faint": "#dbe6fd",
+    "worst": "#dc2626",
+    "worst_soft": "#f3a3a3",
+    "reference": "#374151",
+    "neutral": "#cbd5e1",
+}
+
+_CHAR_WIDTH = 6.6  # average advance of a 12 px sans-serif glyph, for layout estimates
+_HEAT_STOPS = ((0.0, (0xF5, 0xF8, 0xFF)), (0.5, (0x60, 0x95, 0xF0)), (1.0, (0x1E, 0x3A, 0x8A)))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# markup helpers
+
+
+def _coord(x: float) -> str:
+    """A coordinate with at most two decimals and no trailing zeros."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _el(tag: str, content: str = "", /, **attrs: object) -> str:
+    """One element; ``class_`` becomes ``class`` and underscores become hyphens; ``None`` attributes are dropped."""
+    parts = []
+    for key, value in attrs.items():
+        if value is None:
+            continue
+        name = key.rstrip("_").replace("_", "-")
+        text = _coord(value) if isinstance(value, float) else str(value)
+        parts.append(f' {name}="{escape(text)}"')
+    attributes = "".join(parts)
+    return f"<{tag}{attributes}>{content}</{tag}>" if content else f"<{tag}{attributes}/>"
+
+
+def _text(x: float, y: float, text: str, **attrs: object) -> str:
+    attrs.setdefault("fill", PALETTE["text"])
+    return _el("text", escape(text), x=x, y=y, **attrs)
+
+
+def _title(text: str) -> str:
+    return f"<title>{escape(text)}</title>"
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(1, limit - 1)] + "…"
+
+
+def _svg(width: float, height: float, body: str, *, label: str, chart_id: str | None) -> str:
+    return _el(
+        "svg",
+        body,
+        class_="chart",
+        id=chart_id,
+        viewBox=f"0 0 {_coord(width)} {_coord(height)}",
+        width=width,
+        height=height,
+        role="img",
+        aria_label=label,
+    )
+
+
+@dataclass(frozen=True)
+class _Scale:
+    d0: float
+    d1: float
+    r0: float
+    r1: float
+
+    def __call__(self, value: float) -> float:
+        if self.d1 == self.d0:
+            return (self.r0 + self.r1) / 2.0
+        t = (min(max(value, min(self.d0, self.d1)), max(self.d0, self.d1)) - self.d0) / (self.d1 - self.d0)
+        return self.r0 + t * (self.r1 - self.r0)
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], float]:
+    """Round tick values covering ``[low, high]`` with about ``count`` intervals, and their step.
+
+    >>> nice_ticks(0.0, 1.0)
+    ([0.0, 0.2, 0.4, 0.6, 0.8, 1.0], 0.2)
+    >>> nice_ticks(0.0, 0.06)
+    ([0.0, 0.02, 0.04, 0.06], 0.02)
+    """
+    if not high > low:
+        high = low + 1.0
+    raw = (high - low) / max(count, 1)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if raw <= m * magnitude * (1 + 1e-9))
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    return [round(i * step, 12) for i in range(first, last + 1)], step
+
+
+def _nice_domain(low: float, high: float, count: int = 5) -> tuple[float, float]:
+    _, step = nice_ticks(low, high, count)
+    return math.floor(low / step + 1e-9) * step, math.ceil(high / step - 1e-9) * step
+
+
+def _x_axis(
+    scale: _Scale, domain: tuple[float, float], *, y: float, grid_top: float, label: str, count: int = 5
+) -> str:
+    ticks, step = nice_ticks(domain[0], domain[1], count)
+    parts = []
+    for tick in ticks:
+        x = scale(tick)
+        parts.append(_el("line", x1=x, x2=x, y1=grid_top, y2=y, stroke=PALETTE["grid"]))
+        parts.append(_el("line", x1=x, x2=x, y1=y, y2=y + 4, stroke=PALETTE["axis"]))
+        parts.append(_text(x, y + 17, fmt_tick(tick, step), text_anchor="middle", class_="tick"))
+    parts.append(_el("line", x1=scale.r0, x2=scale.r1, y1=y, y2=y, stroke=PALETTE["axis"]))
+    if label:
+        parts.append(_text((scale.r0 + scale.r1) / 2, y + 36, label, text_anchor="middle", class_="axis-label"))
+    return "".join(parts)
+
+
+def _y_axis(scale: _Scale, domain: tuple[float, float], *, x: float, grid_right: float, label: str) -> str:
+    ticks, step = nice_ticks(domain[0], domain[1])
+    parts = []
+    for tick in ticks:
+        y = scale(tick)
+        parts.append(_el("line", x1=x, x2=grid_right, y1=y, y2=y, stroke=PALETTE["grid"]))
+        parts.append(_el("line", x1=x - 4, x2=x, y1=y, y2=y, stroke=PALETTE["axis"]))
+        parts.append(_text(x - 7, y + 4, fmt_tick(tick, step), text_anchor="end", class_="tick"))
+    parts.append(_el("line", x1=x, x2=x, y1=scale.r0, y2=scale.r1, stroke=PALETTE["axis"]))
+    if label:
+        middle = (scale.r0 + scale.r1) / 2
+        parts.append(
+            _text(
+                x - 42,
+                middle,
+                label,
+                text_anchor="middle",
+                class_="axis-label",
+                transform=f"rotate(-90 {x - 42} {middle})",
+            )
+        )
+    return "".join(parts)
+
+
+def _legend(items: Sequence[tuple[str, str, bool]], *, x: float, y: float) -> str:
+    """Swatches and names laid out in a row; each item is ``(name, colour, dashed)``."""
+    parts = []
+    for name, colour, dashed in items:
+        dash = "5 4" if dashed else None
+        parts.append(_el("line", x1=x, x2=x + 20, y1=y, y2=y, stroke=colour, stroke_width=2.5, stroke_dasharray=dash))
+        parts.append(_text(x + 26, y + 4, name, class_="legend"))
+        x += 26 + len(name) * _CHAR_WIDTH + 18
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# line chart
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of a :func:`line_chart`; ``fill`` shades the area under it down to the bottom of the y domain."""
+
+    name: str
+    x: Sequence[float | None]
+    y: Sequence[float | None]
+    colour: str = PALETTE["primary"]
+    dashed: bool = False
+    fill: bool = False
+
+
+def line_chart(
+    series: Sequence[Series],
+    *,
+    label: str,
+    x_label: str,
+    y_label: str,
+    x_domain: tuple[float, float] = (0.0, 1.0),
+    y_domain: tuple[float, float] = (0.0, 1.0),
+    width: float = 460,
+    height: float = 430,
+    chart_id: str | None = None,
+) -> str:
+    """Lines over linear axes with ticks and a light grid; points outside the domains are clamped to its edge.
+
+    >>> svg = line_chart([Series("model", [0, 0.2, 1], [0, 0.7, 1])], label="ROC", x_label="FPR", y_label="TPR")
+    >>> svg.startswith('<svg class="chart"'), "<polyline" in svg
+    (True, True)
+    """
+    left, right, top, bottom = 62.0, 16.0, 40.0, 50.0
+    sx = _Scale(x_domain[0], x_domain[1], left, width - right)
+    sy = _Scale(y_domain[0], y_domain[1], height - bottom, top)
+    parts = [
+        _el("rect", x=left, y=top, width=width - left - right, height=height - top - bottom, fill="#ffffff"),
+        _x_axis(sx, x_domain, y=height - bottom, grid_top=top, label=x_label),
+        _y_axis(sy, y_domain, x=left, grid_right=width - right, label=y_label),
+    ]
+    for line in series:
+        points = [
+            (sx(xf), sy(yf))
+            for xv, yv in zip(line.x, line.y)
+            if (xf := as_float(xv)) is not None and (yf := as_float(yv)) is not None
+        ]
+        if not points:
+            continue
+        coords = " ".join(f"{_coord(px)},{_coord(py)}" for px, py in points)
+        if line.fill and len(points) > 1:
+            base = sy(y_domain[0])
+            area = f"{coords} {_coord(points[-1][0])},{_coord(base)} {_coord(points[0][0])},{_coord(base)}"
+            parts.append(_el("polygon", points=area, fill=line.colour, fill_opacity=0.08, stroke="none"))
+        dash = "6 5" if line.dashed else None
+        width_ = 1.5 if line.dashed else 2.5
+        parts.append(
+            _el(
+                "polyline",
+                _title(line.name),
+                points=coords,
+                fill="none",
+                stroke=line.colour,
+                stroke_width=width_,
+                stroke_dasharray=dash,
+                stroke_linejoin="round",
+            )
+        )
+    parts.append(_legend([(s.name, s.colour, s.dashed) for s in series], x=left, y=18))
+    return _svg(width, height, "".join(parts), label=label, chart_id=chart_id)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# horizontal bar chart
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One row of a :func:`bar_chart`: a value with an optional interval; ``note`` says why a value is missing."""
+
+    label: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    n: int | None = None
+    note: str = ""
+    highlight: bool = False
+
+
+def _bar_domain(bars: Sequence[Bar], reference: float | None) -> tuple[float, float]:
+    values = [v for b in bars for v in (as_float(b.value), as_float(b.low), as_float(b.high)) if v is not None]
+    if reference is not None:
+        values.append(reference)
+    if not values:
+        return 0.0, 1.0
+    low, high = min(0.0, min(values)), max(0.0, max(values))
+    if low == high:
+        return 0.0, 1.0
+    low, high = _nice_domain(low, high)
+    if min(values) >= 0.0 and max(values) <= 1.0:
+        high = min(high, 1.0)
+    return low, high
+
+
+def bar_chart(
+    bars: Sequence[Bar],
+    *,
+    label: str,
+    x_label: str,
+    domain: tuple[float, float] | None = None,
+    reference: float | None = None,
+    reference_label: str = "overall",
+    width: float = 720,
+    chart_id: str | None = None,
+) -> str:
+    """Horizontal bars from zero with interval whiskers, one row per bar, and a dashed line at ``reference``.
+
+    Highlighted bars are drawn in the "worst" colour. A bar without a value shows a dash and its note.
+
+    >>> svg = bar_chart([Bar("a", 0.8, 0.7, 0.9), Bar("b", None, note="no positives")], label="x", x_label="AUC")
+    >>> svg.count('class="row"'), "no positives" in svg
+    (2, True)
+    """
+    reference = as_float(reference)
+    domain = domain or _bar_domain(bars, reference)
+    longest = max((len(b.label) for b in bars), default=4)
+    label_width = min(250.0, max(70.0, min(longest, 34) * _CHAR_WIDTH + 16))
+    value_width = 66.0
+    row = 26.0
+    top, bottom = 30.0, 52.0
+    left, right = label_width, width - value_width
+    height = top + max(1, len(bars)) * row + bottom
+    sx = _Scale(domain[0], domain[1], left, right)
+    base = sx(min(max(0.0, domain[0]), domain[1]))
+    plot_bottom = top + max(1, len(bars)) * row
+    parts = [_x_axis(sx, domain, y=plot_bottom, grid_top=top, label=x_label)]
+    if not bars:
+        parts.append(
+            _text((left + right) / 2, top + row / 2 + 4, "no groups", text_anchor="middle", fill=PALETTE["muted"])
+        )
+    for i, bar in enumerate(bars):
+        y = top + i * row + row / 2
+        value, low, high = as_float(bar.value), as_float(bar.low), as_float(bar.high)
+        tooltip = f"{bar.label}: {fmt_number(value)}"
+        if low is not None and high is not None:
+            tooltip += f" {fmt_interval(low, high)}"
+        if bar.n is not None:
+            tooltip += f", n = {fmt_count(bar.n)}"
+        if bar.note:
+            tooltip += f" — {bar.note}"
+        colour = PALETTE["worst"] if bar.highlight else PALETTE["primary"]
+        soft = PALETTE["worst_soft"] if bar.highlight else PALETTE["primary_soft"]
+        row_parts = [
+            _title(tooltip),
+            _el("rect", class_="hover", x=0.0, y=y - row / 2, width=width, height=row, fill="transparent"),
+            _text(
+                left - 10,
+                y + 4,
+                _truncate(bar.label, 34),
+                text_anchor="end",
+                fill=colour if bar.highlight else PALETTE["text"],
+                font_weight="600" if bar.highlight else None,
+            ),
+        ]
+        if value is None:
+            note = f"{fmt_number(None)} {bar.note}".strip()
+            row_parts.append(_text(base + 6, y + 4, _truncate(note, 70), fill=PALETTE["muted"], font_style="italic"))
+        else:
+            x = sx(value)
+            row_parts.append(_el("rect", x=min(base, x), y=y - 7, width=abs(x - base), height=14.0, rx=2, fill=soft))
+            if low is not None and high is not None:
+                xl, xh = sx(low), sx(high)
+                row_parts.append(_el("line", x1=xl, x2=xh, y1=y, y2=y, stroke=colour, stroke_width=1.6))
+                for xe in (xl, xh):
+                    row_parts.append(_el("line", x1=xe, x2=xe, y1=y - 5, y2=y + 5, stroke=colour, stroke_width=1.6))
+            row_parts.append(_el("circle", cx=x, cy=y, r=3.5, fill=colour))
+            row_parts.append(
+                _text(right + 10, y + 4, fmt_number(value), class_="value", fill=colour if bar.highlight else None)
+            )
+        parts.append(_el("g", "".join(row_parts), class_="row"))
+    if reference is not None:
+        xr = sx(reference)
+        parts.append(
+            _el(
+                "g",
+                _title(f"{reference_label}: {fmt_number(reference)}")
+                + _el(
+                    "line",
+                    x1=xr,
+                    x2=xr,
+                    y1=top - 8,
+                    y2=plot_bottom,
+                    stroke=PALETTE["reference"],
+                    stroke_width=1.5,
+                    stroke_dasharray="5 4",
+                )
+                + _text(
+                    min(max(xr, left + 40), right - 40),
+                    top - 13,
+                    f"{reference_label} {fmt_number(reference)}",
+                    text_anchor="middle",
+                    class_="legend",
+                ),
+            )
+        )
+    return _svg(width, height, "".join(parts), label=label, chart_id=chart_id)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# heatmap
+
+
+def _heat_colour(t: float) -> str:
+    t = min(max(t, 0.0), 1.0)
+    for (t0, c0), (t1, c1) in itertools.pairwise(_HEAT_STOPS):
+        if t <= t1:
+            u = (t - t0) / (t1 - t0)
+            r, g, b = (round(a + u * (b_ - a)) for a, b_ in zip(c0, c1))
+            return f"#{r:02x}{g:02x}{b:02x}"
+    return "#1e3a8a"
+
+
+def heatmap(
+    labels: Sequence[str],
+    matrix: Sequence[Sequence[float]],
+    *,
+    label: str,
+    x_label: str = "predicted",
+    y_label: str = "true",
+    chart_id: str | None = None,
+) -> str:
+    """A confusion matrix: rows are true labels, columns predictions; colour and percentages are per row.
+
+    >>> svg = heatmap(["no", "yes"], [[90, 10], [5, 45]], label="confusion")
+    >>> "90.0%" in svg, "of the row" in svg
+    (True, True)
+    """
+    k = len(labels)
+    cell = float(min(92, max(26, 520 // max(k, 1))))
+    longest = max((len(s) for s in labels), default=1)
+    label_width = min(170.0, max(40.0, min(longest, 24) * _CHAR_WIDTH + 14))
+    left = 30.0 + label_width
+    top = 58.0
+    total_width = 78.0
+    width = left + k * cell + total_width
+    height = top + k * cell + 16
+    chars = max(3, int(cell / 7.2))
+    parts = [
+        _text(left + k * cell / 2, 16, x_label, text_anchor="middle", class_="axis-label"),
+        _text(
+            12,
+            top + k * cell / 2,
+            y_label,
+            text_anchor="middle",
+            class_="axis-label",
+            transform=f"rotate(-90 12 {_coord(top + k * cell / 2)})",
+        ),
+        _text(left + k * cell + 12, top - 10, "n", class_="axis-label"),
+    ]
+    for j, name in enumerate(labels):
+        parts.append(
+            _el(
+                "g",
+                _title(name)
+                + _text(left + j * cell + cell / 2, top - 10, _truncate(name, chars), text_anchor="middle"),
+            )
+        )
+    for i, name in enumerate(labels):
+        row = [as_float(v) or 0.0 for v in matrix[i]]
+        total = sum(row)
+        y = top + i * cell
+        parts.append(_el("g", _title(name) + _text(left - 8, y + cell / 2 + 4, _truncate(name, 24), text_anchor="end")))
+        for j, count in enumerate(row):
+            share = count / total if total > 0 else None
+            x = left + j * cell
+            fill = _heat_colour(share or 0.0)
+            ink = "#ffffff" if (share or 0.0) > 0.45 else PALETTE["text"]
+            tooltip = f"true {name}, predicted {labels[j]}: {fmt_count(count)} ({fmt_percent(share)} of the row)"
+            cell_parts = [
+                _title(tooltip),
+                _el(
+                    "rect",
+                    x=x + 1,
+                    y=y + 1,
+                    width=cell - 2,
+                    height=cell - 2,
+                    rx=3,
+                    fill=fill,
+                    stroke=PALETTE["reference"] if i == j else None,
+                    stroke_width=1.2 if i == j else None,
+                ),
+            ]
+            if cell >= 56:
+                cell_parts.append(
+                    _text(
+                        x + cell / 2,
+                        y + cell / 2 - 2,
+                        fmt_count(count),
+                        text_anchor="middle",
+                        fill=ink,
+                        font_weight="600",
+                    )
+                )
+                cell_parts.append(
+                    _text(
+                        x + cell / 2,
+                        y + cell / 2 + 14,
+                        fmt_percent(share),
+                        text_anchor="middle",
+                        fill=ink,
+                        class_="small",
+                    )
+                )
+            elif cell >= 34:
+                cell_parts.append(
+                    _text(
+                        x + cell / 2,
+                        y + cell / 2 + 4,
+                        fmt_percent(share),
+                        text_anchor="middle",
+                        fill=ink,
+                        class_="small",
+                    )
+                )
+            parts.append(_el("g", "".join(cell_parts)))
+        parts.append(_text(left + k * cell + 12, y + cell / 2 + 4, fmt_count(total), fill=PALETTE["muted"]))
+    return _svg(width, height, "".join(parts), label=label, chart_id=chart_id)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# reliability diagram
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    """One bin of a reliability diagram: edges, row count, mean predicted probability and observed rate."""
+
+    lower: float
+    upper: float
+    n: int
+    mean_predicted: float | None
+    observed: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+def reliability_diagram(
+    bins: Sequence[CalibrationBin], *, label: str, width: float = 460, chart_id: str | None = None
+) -> str:
+    """Observed rate against mean predicted probability per bin, with interval whiskers and the diagonal.
+
+    Each bin is a faint bar over its edges as high as the observed rate, and a point at the mean predicted
+    probability; a strip beneath shows how many rows fell in each bin.
+
+    >>> svg = reliability_diagram([CalibrationBin(0.0, 0.5, 10, 0.2, 0.3, 0.1, 0.6)], label="calibration")
+    >>> svg.count("<circle")
+    1
+    """
+    left, right, top = 62.0, 16.0, 40.0
+    size = width - left - right
+    strip_gap, strip = 14.0, 54.0
+    plot_bottom = top + size
+    strip_top = plot_bottom + strip_gap
+    axis_y = strip_top + strip
+    height = axis_y + 50
+    sx = _Scale(0.0, 1.0, left, width - right)
+    sy = _Scale(0.0, 1.0, plot_bottom, top)
+    parts = [
+        _el("rect", x=left, y=top, width=size, height=size, fill="#ffffff"),
+        _y_axis(sy, (0.0, 1.0), x=left, grid_right=width - right, label="observed rate"),
+        _x_axis(sx, (0.0, 1.0), y=axis_y, grid_top=top, label="mean predicted probability"),
+        _el("rect", x=left, y=plot_bottom, width=size, height=strip_gap, fill="#ffffff"),
+        _el("line", x1=left, x2=width - right, y1=plot_bottom, y2=plot_bottom, stroke=PALETTE["axis"]),
+        _text(left - 8, strip_top + strip / 2 + 4, "n", text_anchor="end", class_="tick"),
+    ]
+    max_n = max((b.n for b in bins), default=0)
+    bars: list[str] = []
+    marks: list[str] = []
+    hits: list[str] = []
+    points: list[tuple[float, float]] = []
+    for b in bins:
+        x0, x1 = sx(b.lower), sx(b.upper)
+        mean, observed = as_float(b.mean_predicted), as_float(b.observed)
+        low, high = as_float(b.ci_low), as_float(b.ci_high)
+        tooltip = (
+            f"bin [{fmt_number(b.lower)}, {fmt_number(b.upper)}): n = {fmt_count(b.n)}, "
+            f"mean predicted {fmt_number(mean)}, observed {fmt_number(observed)}"
+        )
+        if low is not None and high is not None:
+            tooltip += f" {fmt_interval(low, high)}"
+        hits.append(
+            _el(
+                "rect",
+                _title(tooltip),
+                class_="hover",
+                x=x0,
+                y=top,
+                width=x1 - x0,
+                height=axis_y - top,
+                fill="transparent",
+            )
+        )
+        if observed is not None:
+            bars.append(
+                _el(
+                    "rect",
+                    x=x0 + 1,
+                    y=sy(observed),
+                    width=max(0.0, x1 - x0 - 2),
+                    height=plot_bottom - sy(observed),
+                    fill=PALETTE["primary_faint"],
+                )
+            )
+        if max_n > 0 and b.n > 0:
+            h = max(1.0, (strip - 4) * b.n / max_n)
+            bars.append(
+                _el("rect", x=x0 + 1, y=axis_y - h, width=max(0.0, x1 - x0 - 2), height=h, fill=PALETTE["neutral"])
+            )
+        if mean is not None and observed is not None:
+            px, py = sx(mean), sy(observed)
+            points.append((px, py))
+            if low is not None and high is not None:
+                marks.append(
+                    _el("line", x1=px, x2=px, y1=sy(low), y2=sy(high), stroke=PALETTE["primary"], stroke_width=1.6)
+                )
+                for ye in (sy(low), sy(high)):
+                    marks.append(
+                        _el("line", x1=px - 4, x2=px + 4, y1=ye, y2=ye, stroke=PALETTE["primary"], stroke_width=1.6)
+                    )
+            marks.append(
+                _el("circle", cx=px, cy=py, r=4.0, fill=PALETTE["primary"], stroke="#ffffff", stroke_width=1.0)
+            )
+    parts.extend(bars)
+    parts.append(
+        _el(
+            "line",
+            x1=sx(0),
+            x2=sx(1),
+            y1=sy(0),
+            y2=sy(1),
+            stroke=PALETTE["reference"],
+            stroke_width=1.5,
+            stroke_dasharray="6 5",
+        )
+    )
+    if len(points) > 1:
+        coords = " ".join(f"{_coord(px)},{_coord(py)}" for px, py in points)
+        parts.append(
+            _el(
+                "polyline", points=coords, fill="none", stroke=PALETTE["primary"], stroke_width=1.5, stroke_opacity=0.55
+            )
+        )
+    parts.extend(marks)
+    parts.extend(hits)
+    if max_n > 0:
+        parts.append(
+            _text(width - right - 4, strip_top + 12, f"max {fmt_count(max_n)}", text_anchor="end", class_="tick")
+        )
+    parts.append(
+        _legend(
+            [
+                ("observed rate (interval)", PALETTE["primary"], False),
+                ("perfect calibration", PALETTE["reference"], True),
+            ],
+            x=left,
+            y=18,
+        )
+    )
+    return _svg(width, height, "".join(parts), label=label, chart_id=chart_id)
