@@ -122,11 +122,14 @@ def to_codes(array: ArrowColumn, *, column: str, source: str) -> tuple[np.ndarra
             )
         ) from exc
     if isinstance(encoded, pa.ChunkedArray):
-        # The encoder shares one dictionary across chunks; unifying makes that explicit and costs nothing then.
-        chunks = pa.table({"x": encoded}).unify_dictionaries().column("x").chunks
+        chunks = encoded.chunks
         if not chunks:
             return np.zeros(0, dtype=np.int64), []
-        dictionary = chunks[0].dictionary
+        # pyarrow encodes all chunks with one hash table and gives every chunk its final dictionary.
+        dictionary = chunks[-1].dictionary
+        if not all(c.dictionary.equals(dictionary) for c in chunks[:-1]):  # pragma: no cover - defensive
+            encoded = pc.dictionary_encode(values.combine_chunks(), null_encoding="encode")
+            return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
         codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
     else:
         dictionary = encoded.dictionary

@@ -323,7 +323,7 @@ class _IpcReader(_FileReader):
 
         options = None
         if columns is not None:
-            options = ipc.IpcReadOptions(included_fields=[self.schema.get_field_index(c) for c in columns])
+            options = ipc.IpcReadOptions(included_fields=sorted(self.schema.get_field_index(c) for c in columns))
         source = pa.memory_map(str(self.path))
         if self.file_format:
             return ipc.open_file(source, options=options)
@@ -332,11 +332,9 @@ class _IpcReader(_FileReader):
     def batches(self, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
         def make() -> Iterator[pa.RecordBatch]:
             reader = self._open(columns)
-            if self.file_format:
-                for i in range(reader.num_record_batches):
-                    yield reader.get_batch(i)
-            else:
-                yield from reader
+            stream = (reader.get_batch(i) for i in range(reader.num_record_batches)) if self.file_format else reader
+            for batch in stream:  # IPC gives the included fields in file order
+                yield batch if columns is None else batch.select(columns)
 
         return self._guard(make)
 
@@ -553,7 +551,8 @@ def _missing_column(column: str, name: str, existing: list[str]) -> str:
         shown = ", ".join(existing[:_MAX_LISTED])
         more = len(existing) - _MAX_LISTED
         found = "columns " + shown + (f" and {more} more" if more > 0 else "")
-    close = difflib.get_close_matches(column, existing, n=1)
+    close = [name for name in existing if name.lower() == column.lower()]
+    close = close or difflib.get_close_matches(column, existing, n=1)
     fix = f"did you mean {close[0]!r}? Names are case-sensitive" if close else "pass one of the columns found"
     return message(where=f"column {column!r} of {name}", expected=f"a column named {column!r}", found=found, fix=fix)
 
@@ -562,12 +561,12 @@ def _read_error_text(
     exc: BaseException, *, name: str, kind: str, schema: pa.Schema | None, rows_before: int = 0
 ) -> str:
     """The house message for an error pyarrow (or the OS) raised while reading file ``name``."""
-    text = str(exc).strip() or type(exc).__name__
+    text = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
     label = _LABELS[kind]
     column: str | None = None
     row: int | None = None
     line: int | None = None
-    block = f"{_BLOCK_BYTES >> 20} MiB"
+    block = f"{_BLOCK_BYTES >> 20} MiB" if _BLOCK_BYTES >= 1 << 20 else f"{_BLOCK_BYTES >> 10} KiB"
     expected = f"a complete, readable {label} file"
     found = f"an error from pyarrow: {text}"
     fix = f"check that the file is {label} and complete (not cut short while written or copied), then re-export it"
@@ -586,7 +585,7 @@ def _read_error_text(
             found = f"{match[2]} fields" + (f": {match[3]!r}" if match[3] else "")
             fix = "remove the extra or missing separators on that row, or quote values that contain the separator"
         elif match := re.search(r"conversion error to (\S+): invalid value '(.*)'", text, re.S):
-            expected = f"{match[1]} values (the type inferred from the first {block} of the file)"
+            expected = _inferred(match[1], block)
             found = repr(match[2])
             fix = (
                 "keep one type per column from the first row on (write 1.0, not 1, in a decimal column; leave no "
@@ -600,18 +599,18 @@ def _read_error_text(
             column = match[1].replace("/", ".") or None
         if match := re.search(r"changed from (\w+) to (\w+)", text):
             if column is None:
-                expected, found = "one JSON object per line", f"a JSON {match[2]}"
+                expected, found = "one JSON object per line", f"{_article(match[2])} {match[2]}"
                 fix = "write one JSON object ({...}) per line"
             else:
-                expected = f"{match[1]} values, as on the lines before"
-                found = f"a {match[2]}"
+                expected = _inferred(match[1], block) if match[1] == "null" else f"{match[1]} values, as above"
+                found = f"{_article(match[2])} {match[2]}"
                 fix = "give the field one JSON type on every line (null is allowed), or convert the file to Parquet"
         elif "unexpected field" in text:
             expected = f"only fields that appear in the first {block} of the file"
             found = "a field that first appears further on"
             fix = "add the field (as null) to the first line, or convert the file to Parquet"
         elif match := re.search(r"Failed to convert JSON to (\S+), couldn't parse:(.*)", text, re.S):
-            expected = f"{match[1]} values (the type inferred from the first {block} of the file)"
+            expected = _inferred(match[1], block)
             found = repr(match[2])
             fix = "give the field one JSON type on every line (write 1.0, not 1, if any value is decimal)"
         elif match := re.search(r"JSON parse error: (.*?)(?: in row \d+)?$", text, re.S):
@@ -627,4 +626,17 @@ def _read_error_text(
     where = name if column is None else f"column {column!r} of {name}"
     if row is not None:
         where += f", row {row}" + (f" (line {line})" if line is not None else "")
+    elif rows_before:
+        found += f", after {rows_before} rows read"
     return message(where=where, expected=expected, found=found, fix=fix)
+
+
+def _inferred(type_name: str, block: str) -> str:
+    """What a column inferred as ``type_name`` from the first ``block`` of a file expects of later values."""
+    if type_name == "null":
+        return f"no values (the column is empty throughout the first {block} of the file, so its type is unknown)"
+    return f"{type_name} values (the type inferred from the first {block} of the file)"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"

@@ -76,7 +76,8 @@ th, td { padding: 7px 12px; border-bottom: 1px solid var(--border); text-align: 
 thead th { font-size: 12px; color: var(--muted); font-weight: 600; background: #f9fafb; white-space: nowrap;
   border-bottom: 1px solid #d1d5db; }
 tfoot td { border-top: 1px solid #d1d5db; border-bottom: none; background: #f9fafb; font-weight: 600; }
-th.num, td.num { text-align: right; }
+th.num, td.num { text-align: right; white-space: nowrap; }
+td.nowrap { white-space: nowrap; }
 tbody tr:hover { background: #fafbff; }
 th button { all: unset; cursor: pointer; }
 th button:hover, th button:focus-visible { color: var(--text); text-decoration: underline; }

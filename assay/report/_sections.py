@@ -206,8 +206,6 @@ def header(ctx: Context) -> str:
     if dataset.get("rows_missing_label") is not None:
         meta.append(("Missing labels", fmt_count(dataset["rows_missing_label"])))
     meta.append(("Task", _e(task or MISSING)))
-    if doc.get("created_at"):
-        meta.append(("Created", _e(doc["created_at"])))
     if doc.get("assay_version"):
         meta.append(("assay version", _e(doc["assay_version"])))
     if doc.get("run_id"):
@@ -376,7 +374,7 @@ def calibration_section(ctx: Context) -> Section | None:
     ece = as_float(calibration.get("ece"))
     chart = svg.reliability_diagram(bins, label=f"Reliability diagram, ECE {fmt_number(ece)}", chart_id=ctx.chart_id())
     rows = "".join(
-        f"<tr><td>[{fmt_number(b.lower)}, {fmt_number(b.upper)})</td>"
+        f'<tr><td class="nowrap">[{b.lower:.4g}, {b.upper:.4g})</td>'
         f'<td class="num">{fmt_count(b.n)}</td><td class="num">{fmt_number(b.mean_predicted)}</td>'
         f'<td class="num">{fmt_number(b.observed)}</td><td class="num">{fmt_interval(b.ci_low, b.ci_high)}</td></tr>'
         for b in bins
@@ -411,15 +409,31 @@ def confusion_section(ctx: Context) -> Section | None:
     if not labels or len(matrix) != len(labels) or any(len(row) != len(labels) for row in matrix):
         return None
     chart = svg.heatmap(labels, matrix, label="Confusion matrix", chart_id=ctx.chart_id())
-    total = sum(as_float(v) or 0.0 for row in matrix for v in row)
-    correct = sum(as_float(matrix[i][i]) or 0.0 for i in range(len(labels)))
+    cells = [[as_float(v) or 0.0 for v in row] for row in matrix]
+    total = sum(map(sum, cells))
+    correct = sum(cells[i][i] for i in range(len(labels)))
+    rows = []
+    for i, name in enumerate(labels):
+        actual, predicted = sum(cells[i]), sum(row[i] for row in cells)
+        recall = cells[i][i] / actual if actual else None
+        precision = cells[i][i] / predicted if predicted else None
+        rows.append(
+            f'<tr><td class="name">{_e(name)}</td><td class="num">{fmt_count(actual)}</td>'
+            f'<td class="num">{fmt_count(predicted)}</td><td class="num">{fmt_number(recall)}</td>'
+            f'<td class="num">{fmt_number(precision)}</td></tr>'
+        )
+    table = (
+        '<div class="scroll"><table><thead><tr><th>Class</th><th class="num">True</th><th class="num">Predicted</th>'
+        f'<th class="num">Recall</th><th class="num">Precision</th></tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table></div>"
+    )
     body = (
         "<h2>Confusion matrix</h2>"
         '<p class="lead">Rows are true labels, columns predictions. Each cell shows its count and its share of the '
         "row, so the diagonal reads as recall per class; colour follows the row share.</p>"
-        f'<figure class="panel" style="display:inline-block">{chart}<figcaption>{fmt_count(correct)} of '
+        f'<div class="grid2"><figure class="panel">{chart}<figcaption>{fmt_count(correct)} of '
         f"{fmt_count(total)} rows on the diagonal ({fmt_percent(correct / total if total else None)}).</figcaption>"
-        "</figure>"
+        f"</figure><div><h4>Per class</h4>{table}</div></div>"
     )
     return Section("confusion", "Confusion matrix", body)
 
@@ -502,6 +516,7 @@ def _slice_block(ctx: Context, column: str, groups: list[_Group]) -> str:
         label=f"{primary} per group of {column}",
         x_label=f"{primary or 'metric'} ({'higher' if hib else 'lower'} is better)",
         reference=reference,
+        width=1000,
         chart_id=ctx.chart_id(),
     )
     side = "below" if hib else "above"

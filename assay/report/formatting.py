@@ -26,10 +26,11 @@ def as_float(x: object) -> float | None:
 
 
 def fmt_number(x: object) -> str:
-    """Four significant digits; thousands separators from 10,000 up; scientific only outside [1e-4, 1e15).
+    """Four significant digits, trailing zeros kept; thousands separators from 10,000 up; scientific outside
+    [1e-4, 1e15); zero is ``0``.
 
-    >>> [fmt_number(v) for v in (0.812345, 1.0, 0.0, -0.0, 123.456, 12345.6, 0.000012345, None)]
-    ['0.8123', '1', '0', '0', '123.5', '12,350', '1.234e-05', '—']
+    >>> [fmt_number(v) for v in (0.812345, 0.692, 1.0, 0.0, -0.0, 123.456, 1234.0, 12345.6, 0.000012345, None)]
+    ['0.8123', '0.6920', '1.000', '0', '0', '123.5', '1234', '12,350', '1.234e-05', '—']
     """
     value = as_float(x)
     if value is None:
@@ -40,7 +41,9 @@ def fmt_number(x: object) -> str:
     if 1e4 <= magnitude < 1e15:
         digits = math.floor(math.log10(magnitude)) - 3
         return f"{round(value, -digits):,.0f}"
-    return f"{value:.4g}"
+    text = f"{value:#.4g}"  # "#" keeps trailing zeros, so a column of values lines up: 0.6920, not 0.692
+    mantissa, e, exponent = text.partition("e")
+    return mantissa.rstrip(".") + (f"e{exponent}" if e else "")
 
 
 def fmt_count(n: object) -> str:
@@ -59,7 +62,7 @@ def fmt_interval(low: object, high: object) -> str:
     """A closed interval ``[low, high]``, or a dash when either end is missing.
 
     >>> fmt_interval(0.71234, 0.8), fmt_interval(None, 0.8)
-    ('[0.7123, 0.8]', '—')
+    ('[0.7123, 0.8000]', '—')
     """
     lo, hi = as_float(low), as_float(high)
     if lo is None or hi is None:

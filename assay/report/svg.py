@@ -42,7 +42,7 @@ PALETTE = {
     "axis": "#9ca3af",
     "primary": "#2563eb",
     "primary_soft": "#93b4f5",
-    "primary_faint": "#dbe6fd",
+    "primary_faint": "#e4ecfd",
     "worst": "#dc2626",
     "worst_soft": "#f3a3a3",
     "reference": "#374151",
@@ -577,7 +577,7 @@ def reliability_diagram(
         mean, observed = as_float(b.mean_predicted), as_float(b.observed)
         low, high = as_float(b.ci_low), as_float(b.ci_high)
         tooltip = (
-            f"bin [{fmt_number(b.lower)}, {fmt_number(b.upper)}): n = {fmt_count(b.n)}, "
+            f"bin [{b.lower:.4g}, {b.upper:.4g}): n = {fmt_count(b.n)}, "
             f"mean predicted {fmt_number(mean)}, observed {fmt_number(observed)}"
         )
         if low is not None and high is not None:
