@@ -99,7 +99,6 @@ def _batches(source: TableSource, config: EvalConfig, columns: list[str]) -> Ite
     for batch in source.batches(columns):
         table = pa.Table.from_batches([batch])
         q = table.column(config.query)
-        uniq = pc.unique(q).to_pylist()
         if carry is not None:
             table = pa.concat_tables([carry, table])
             q = table.column(config.query)
@@ -110,7 +109,7 @@ def _batches(source: TableSource, config: EvalConfig, columns: list[str]) -> Ite
         keep = table.filter(pa.array(~is_last))
         carry = table.filter(pa.array(is_last))
         done = set(pc.unique(keep.column(config.query)).to_pylist())
-        again = done & seen
+        again = (done | {last}) & seen
         if again:
             raise ColumnError(message(
                 where=f"column '{config.query}' of {source.name}, near row {offset}",
@@ -120,11 +119,10 @@ def _batches(source: TableSource, config: EvalConfig, columns: list[str]) -> Ite
             ))
         seen |= done
         offset += batch.num_rows
-        del uniq
-        for b in keep.to_batches():
-            yield b
+        if keep.num_rows:
+            yield from keep.combine_chunks().to_batches()
     if carry is not None and carry.num_rows:
-        yield from carry.to_batches()
+        yield from carry.combine_chunks().to_batches()
 
 
 def _evaluate_source(source: TableSource, config: EvalConfig, progress: Progress | None, now: datetime) -> Run:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import itertools
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from assay.errors import ColumnError
 def chunked(values: list[Any], cuts: list[int], type: pa.DataType | None = None) -> pa.ChunkedArray:
     """``values`` split into chunks at the (sorted, de-duplicated) positions ``cuts``."""
     edges = [0, *sorted({c for c in cuts if 0 < c < len(values)}), len(values)]
-    return pa.chunked_array([values[a:b] for a, b in zip(edges[:-1], edges[1:])], type=type)
+    return pa.chunked_array([values[a:b] for a, b in itertools.pairwise(edges)], type=type)
 
 
 # ---------------------------------------------------------------------------------------------------- to_float

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import assay.data
-from assay.data import tables
+from assay.data import _formats
 from assay.data.tables import SUPPORTED_EXTENSIONS, open_table
 from assay.errors import ColumnError, ConfigError, ReadError
 
@@ -269,7 +270,9 @@ def test_extensions_match_case_insensitively(tmp_path: Path) -> None:
 def test_missing_column_lists_the_columns_found(sources: dict[str, Any]) -> None:
     path = sources["csv"]
     source = open_table(path)
-    expected = rf"column 'nope' of {path}: expected a column named 'nope', found columns id, y, s, g\. Fix: "
+    expected = (
+        rf"column 'nope' of {re.escape(str(path))}: expected a column named 'nope', found columns id, y, s, g\. Fix: "
+    )
     with pytest.raises(ColumnError, match=expected):
         source.read(["nope"])
     with pytest.raises(ColumnError, match="did you mean 'id'"):
@@ -315,7 +318,9 @@ def test_unsupported_source_type() -> None:
 
 
 def test_dict_columns_of_different_lengths() -> None:
-    with pytest.raises(ColumnError, match=r"<dict of columns>: expected columns of one length, found lengths id: 3, y: 2"):
+    with pytest.raises(
+        ColumnError, match="<dict of columns>: expected columns of one length, found lengths id: 3, y: 2"
+    ):
         open_table({"id": [1, 2, 3], "y": [0, 1]})
 
 
@@ -343,10 +348,8 @@ def test_csv_row_with_too_many_fields_reports_row_and_line(tmp_path: Path) -> No
     assert "found 3 fields: '3,1,9'" in str(info.value)
 
 
-def test_csv_bad_row_far_into_the_file_is_reported_mid_stream(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(tables, "_BLOCK_BYTES", 1 << 10)
+def test_csv_bad_row_far_into_the_file_is_reported_mid_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_formats, "BLOCK_BYTES", 1 << 10)
     path = tmp_path / "late.csv"
     path.write_text("id,y\n" + "".join(f"{i},{i % 2}\n" for i in range(1000)) + "7,1,1\n")
     source = open_table(path, chunk_rows=100)  # the first block is fine
@@ -357,7 +360,7 @@ def test_csv_bad_row_far_into_the_file_is_reported_mid_stream(
 
 
 def test_csv_type_change_after_the_first_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tables, "_BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(_formats, "BLOCK_BYTES", 1 << 10)
     path = tmp_path / "drift.csv"
     path.write_text("id,s\n" + "".join(f"{i},{i}\n" for i in range(500)) + "500,0.5\n")
     source = open_table(path)
@@ -367,7 +370,7 @@ def test_csv_type_change_after_the_first_block(tmp_path: Path, monkeypatch: pyte
 
 
 def test_csv_column_empty_in_the_first_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tables, "_BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(_formats, "BLOCK_BYTES", 1 << 10)
     path = tmp_path / "sparse.csv"
     path.write_text("id,note\n" + "".join(f"{i},\n" for i in range(500)) + "500,late\n")
     with pytest.raises(ReadError, match=r"column 'note' .*expected no values .*found 'late'"):
@@ -385,14 +388,16 @@ def test_small_csv_is_typed_from_all_its_rows(tmp_path: Path) -> None:
 def test_jsonl_invalid_line_reports_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"id": 1}\n{"id": 2}\n{"id": 3,}\n{"id": 4}\n')
-    with pytest.raises(ReadError, match=rf"{path}, row 2 \(line 3\): expected one valid JSON object per line"):
+    with pytest.raises(
+        ReadError, match=rf"{re.escape(str(path))}, row 2 \(line 3\): expected one valid JSON object per line"
+    ):
         open_table(path).read()
 
 
 def test_jsonl_invalid_line_in_a_later_block_counts_the_rows_before(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tables, "_BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(_formats, "BLOCK_BYTES", 1 << 10)
     path = tmp_path / "late.jsonl"
     path.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(600)) + "oops\n")
     source = open_table(path, chunk_rows=50)
@@ -419,7 +424,8 @@ def test_truncated_parquet(tmp_path: Path) -> None:
     path = write("parquet", TABLE, tmp_path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ReadError, match=rf"{path}: expected a complete, readable Parquet file, found no Parquet footer"):
+    expected = f"{re.escape(str(path))}: expected a complete, readable Parquet file, found no Parquet footer"
+    with pytest.raises(ReadError, match=expected):
         open_table(path)
 
 
@@ -433,9 +439,11 @@ def test_parquet_corrupt_mid_file_fails_while_streaming(tmp_path: Path) -> None:
     source = open_table(path, chunk_rows=3)
     batches = source.batches()
     assert next(batches).num_rows == 3
-    with pytest.raises(ReadError, match=rf"{path}: expected a complete, readable Parquet file, .* after 6 rows read"):
+    with pytest.raises(
+        ReadError, match=rf"{re.escape(str(path))}: expected a complete, readable Parquet file, .* after 6 rows read"
+    ):
         list(batches)
-    with pytest.raises(ReadError, match=str(path)):
+    with pytest.raises(ReadError, match=re.escape(str(path))):
         source.read()
 
 
@@ -452,7 +460,7 @@ def test_truncated_arrow_stream_fails_while_streaming(tmp_path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 100])
     source = open_table(path)
-    with pytest.raises(ReadError, match=rf"{path}: expected a complete, readable Arrow IPC file"):
+    with pytest.raises(ReadError, match=rf"{re.escape(str(path))}: expected a complete, readable Arrow IPC file"):
         list(source.batches())
 
 
@@ -474,7 +482,7 @@ def test_garbage_with_a_known_extension(tmp_path: Path) -> None:
     for ending in ["parquet", "arrow", "jsonl"]:
         path = tmp_path / f"junk.{ending}"
         path.write_bytes(b"\x00\x01 not really data \xff" * 10)
-        with pytest.raises(ReadError, match=str(path)):
+        with pytest.raises(ReadError, match=re.escape(str(path))):
             open_table(path).read()
 
 
@@ -492,3 +500,10 @@ def test_public_names_are_sorted_and_complete() -> None:
     public = {name for name in vars(assay.data) if not name.startswith("_")}
     modules = {"atomic", "columns", "tables"}
     assert public - modules == set(assay.data.__all__)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_columns_still_counts_the_rows(kind: str, sources: dict[str, Any]) -> None:
+    source = open_table(sources[kind], chunk_rows=3)
+    assert source.read([]).num_rows == ROWS
+    assert sum(batch.num_rows for batch in source.batches([])) == ROWS
