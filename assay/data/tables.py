@@ -230,7 +230,7 @@ def _missing_column(column: str, name: str, existing: list[str]) -> str:
         shown = ", ".join(existing[:_MAX_LISTED])
         more = len(existing) - _MAX_LISTED
         found = "columns " + shown + (f" and {more} more" if more > 0 else "")
-    close = [name for name in existing if name.lower() == column.lower()]
+    close = [other for other in existing if other.lower() == column.lower()]
     close = close or difflib.get_close_matches(column, existing, n=1)
     fix = f"did you mean {close[0]!r}? Names are case-sensitive" if close else "pass one of the columns found"
     return message(where=f"column {column!r} of {name}", expected=f"a column named {column!r}", found=found, fix=fix)

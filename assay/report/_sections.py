@@ -474,9 +474,35 @@ def _is_worst(m: Metric, reference: float | None, higher_is_better: bool) -> boo
     return m.high < reference if higher_is_better else m.low > reference
 
 
+def _cap(valued: list[_Group], missing: list[_Group]) -> tuple[list[_Group], int | None, str]:
+    """At most ``MAX_GROUPS`` groups to draw (``valued`` sorted worst first): the worst and best halves when there are
+    more; also where the omitted groups sit between them (or ``None``) and a sentence saying what was left out."""
+    total = len(valued) + len(missing)
+    if total <= MAX_GROUPS:
+        return valued + missing, None, ""
+    half = MAX_GROUPS // 2
+    if len(valued) >= MAX_GROUPS:
+        shown, gap_at = valued[:half] + valued[-half:], half
+        what = f"the {half} worst and {half} best"
+    else:
+        shown, gap_at = (valued + missing)[:MAX_GROUPS], MAX_GROUPS
+        what = f"{MAX_GROUPS}"
+    without = f" ({fmt_count(len(missing))} without a value)" if missing else ""
+    note = (
+        f" Showing {what} of {fmt_count(total)} groups; <b>{fmt_count(total - MAX_GROUPS)} groups omitted</b>{without}."
+    )
+    return shown, gap_at, note
+
+
 def _slice_block(ctx: Context, column: str, groups: list[_Group]) -> str:
     names = _metric_columns(ctx, groups)
     primary = ctx.primary_metric(names) or ""
+    fallback_note = ""
+    if not any(metric_of(g.metrics.get(primary)).value is not None for g in groups):
+        usable = [name for name in names if any(metric_of(g.metrics.get(name)).value is not None for g in groups)]
+        if usable:
+            fallback_note = f" <code>{_e(primary)}</code> has no value in any group, so it is not drawn."
+            primary = usable[0]
     overall = metric_of(ctx.metrics.get(primary))
     hib = overall.higher_is_better
     if hib is None:
@@ -490,20 +516,7 @@ def _slice_block(ctx: Context, column: str, groups: list[_Group]) -> str:
     valued = [g for g in groups if primary_of(g).value is not None]
     missing = [g for g in groups if primary_of(g).value is None]
     valued.sort(key=lambda g: primary_of(g).value or 0.0, reverse=not hib)  # worst first
-    shown = valued + missing
-    omitted_note = ""
-    if len(shown) > MAX_GROUPS:
-        half = MAX_GROUPS // 2
-        if len(valued) >= MAX_GROUPS:
-            shown = valued[:half] + valued[-half:]
-        else:
-            shown = (valued + missing)[:MAX_GROUPS]
-        omitted = len(groups) - len(shown)
-        omitted_note = (
-            f" Showing the {fmt_count(min(half, len(valued)))} worst and {fmt_count(min(half, len(valued)))} best of "
-            f"{fmt_count(len(groups))} groups; <b>{fmt_count(omitted)} groups omitted</b>"
-            + (f" ({fmt_count(len(missing))} without a value)." if missing else ".")
-        )
+    shown, gap_at, omitted_note = _cap(valued, missing)
     worst = {g.name for g in shown if _is_worst(primary_of(g), reference, hib)}
     worst_total = sum(_is_worst(primary_of(g), reference, hib) for g in groups)
     bars = [
@@ -511,6 +524,8 @@ def _slice_block(ctx: Context, column: str, groups: list[_Group]) -> str:
         for g in shown
         for m in (primary_of(g),)
     ]
+    if gap_at is not None:
+        bars.insert(gap_at, svg.Bar(f"… {fmt_count(len(groups) - len(shown))} more groups …", None, divider=True))
     chart = svg.bar_chart(
         bars,
         label=f"{primary} per group of {column}",
@@ -531,7 +546,7 @@ def _slice_block(ctx: Context, column: str, groups: list[_Group]) -> str:
         verdict = f"No group has its whole interval {side} the overall value."
     lead = (
         f'<p class="lead"><code>{_e(primary)}</code> per group with {ctx.ci_label}s, worst first; the dashed line is '
-        f"the overall value. {verdict}{omitted_note}</p>"
+        f"the overall value. {verdict}{fallback_note}{omitted_note}</p>"
     )
 
     head = _sort_th("Group") + _sort_th("n", num=True)

@@ -83,9 +83,9 @@ def fmt_percent(p: object) -> str:
 def fmt_tick(value: float, step: float) -> str:
     """An axis tick label with just the decimals its step needs.
 
-    >>> fmt_tick(0.2, 0.2), fmt_tick(0.25, 0.05), fmt_tick(20000.0, 5000.0), fmt_tick(-0.0, 0.5)
-    ('0.2', '0.25', '20,000', '0')
+    >>> fmt_tick(0.2, 0.2), fmt_tick(0.25, 0.05), fmt_tick(0.5, 0.25), fmt_tick(20000.0, 5000.0), fmt_tick(-0.0, 0.5)
+    ('0.2', '0.25', '0.50', '20,000', '0')
     """
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
+    decimals = next((d for d in range(12) if abs(round(step, d) - step) <= 1e-9 * step), 12) if step > 0 else 0
     text = f"{value:,.{decimals}f}"
     return "0" if float(text.replace(",", "")) == 0 else text

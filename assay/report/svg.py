@@ -129,7 +129,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], fl
         high = low + 1.0
     raw = (high - low) / max(count, 1)
     magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if raw <= m * magnitude * (1 + 1e-9))
+    step = next(m * magnitude for m in (1.0, 2.0, 5.0, 10.0) if raw <= m * magnitude * (1 + 1e-9))
     first = math.ceil(low / step - 1e-9)
     last = math.floor(high / step + 1e-9)
     return [round(i * step, 12) for i in range(first, last + 1)], step
@@ -279,10 +279,17 @@ class Bar:
     n: int | None = None
     note: str = ""
     highlight: bool = False
+    divider: bool = False  # not a bar: a dashed rule across the plot with ``label`` on it (e.g. "… omitted …")
 
 
 def _bar_domain(bars: Sequence[Bar], reference: float | None) -> tuple[float, float]:
-    values = [v for b in bars for v in (as_float(b.value), as_float(b.low), as_float(b.high)) if v is not None]
+    values = [
+        v
+        for b in bars
+        if not b.divider
+        for v in (as_float(b.value), as_float(b.low), as_float(b.high))
+        if v is not None
+    ]
     if reference is not None:
         values.append(reference)
     if not values:
@@ -317,7 +324,7 @@ def bar_chart(
     """
     reference = as_float(reference)
     domain = domain or _bar_domain(bars, reference)
-    longest = max((len(b.label) for b in bars), default=4)
+    longest = max((len(b.label) for b in bars if not b.divider), default=4)
     label_width = min(250.0, max(70.0, min(longest, 34) * _CHAR_WIDTH + 16))
     value_width = 66.0
     row = 26.0
@@ -334,6 +341,15 @@ def bar_chart(
         )
     for i, bar in enumerate(bars):
         y = top + i * row + row / 2
+        if bar.divider:
+            rule = _el("line", x1=16.0, x2=width - 16, y1=y, y2=y, stroke=PALETTE["axis"], stroke_dasharray="2 4")
+            pad = len(bar.label) * _CHAR_WIDTH / 2 + 10
+            blank = _el("rect", x=(left + right) / 2 - pad, y=y - 9, width=2 * pad, height=18.0, fill="#ffffff")
+            text = _text(
+                (left + right) / 2, y + 4, bar.label, text_anchor="middle", fill=PALETTE["muted"], font_style="italic"
+            )
+            parts.append(_el("g", rule + blank + text, class_="divider"))
+            continue
         value, low, high = as_float(bar.value), as_float(bar.low), as_float(bar.high)
         tooltip = f"{bar.label}: {fmt_number(value)}"
         if low is not None and high is not None:

@@ -70,7 +70,8 @@ def undefined(reason: str, n: int, method: str, *, higher_is_better: bool = True
 
 
 def auc(value: float, n: int) -> dict[str, Any]:
-    return normal(value, 0.5 * (1 - value) / math.sqrt(n / 40), n, "delong")
+    metric = normal(value, 0.5 * (1 - value) / math.sqrt(n / 40), n, "delong")
+    return {**metric, "ci_low": max(0.0, metric["ci_low"]), "ci_high": min(1.0, metric["ci_high"])}  # clipped
 
 
 def binary_metrics(n: int, *, auc_value: float, accuracy: float, recall: float, precision: float) -> dict[str, Any]:
