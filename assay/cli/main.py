@@ -46,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AssayError as exc:
         print(f"assay: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:
+        target = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        print(f"assay: error: cannot read or write{target}: {exc.strerror or exc}. Fix: check the path and its "
+              "permissions", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("assay: interrupted", file=sys.stderr)
         return 130

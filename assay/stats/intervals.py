@@ -87,7 +87,7 @@ def logit_normal(value: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray
 
     >>> lo, hi, se = logit_normal(np.array(0.8), np.array(100.0), 1.959963984540054)
     >>> round(float(lo), 4), round(float(hi), 4), round(float(se), 4)
-    (0.7112, 0.8666, 0.04)
+    (0.7102, 0.8672, 0.04)
     """
     v = np.asarray(value, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)

@@ -344,9 +344,9 @@ def null_doc() -> dict[str, Any]:
             "groups": {
                 g: {
                     "n": size,
-                    "selection_rate": wilson(0.0 + 1e-9, size),
+                    "selection_rate": wilson(0.0, size),
                     "tpr": undefined("no positives", 0, "wilson"),
-                    "fpr": wilson(0.0 + 1e-9, size, higher_is_better=False),
+                    "fpr": wilson(0.0, size, higher_is_better=False),
                     "accuracy": wilson(acc, size),
                 }
                 for g, size, acc in (("female", 20, 0.95), ("male", 17, 0.8824))
