@@ -25,13 +25,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assay.cli import demo, evaluate
+    from assay.cli import demo, evaluate, gate, importer
 
     parser = _Parser(prog="assay", description="Evaluate machine-learning models before and after they ship.")
     parser.add_argument("--version", action="version", version=f"assay {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     evaluate.add_parser(sub)
     demo.add_parser(sub)
+    gate.add_parser(sub)
+    importer.add_parser(sub)
     return parser
 
 

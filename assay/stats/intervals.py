@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-__all__ = ["z_value", "wilson", "normal", "logit_normal", "kish_ess"]
+__all__ = ["kish_ess", "logit_normal", "normal", "wilson", "z_value"]
 
 
 def z_value(confidence: float) -> float:
@@ -62,7 +62,9 @@ def wilson(p: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarr
         centre = (p + z2 / (2.0 * n_safe)) / denom
         half = z * np.sqrt(np.maximum(p * (1.0 - p) / n_safe + z2 / (4.0 * n_safe * n_safe), 0.0)) / denom
         se = np.sqrt(np.maximum(p * (1.0 - p), 0.0) / n_safe)
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0), se
+    low = np.where(p <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(p >= 1, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return low, high, se
 
 
 def normal(
