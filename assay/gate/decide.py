@@ -254,7 +254,7 @@ def _absolute(o: Outcome, ce: dict[str, Any], bound: str, limit: float, z: float
     if o.decision == "fail":
         o.p_fail = float(stats.norm.cdf(margin / se)) if se else None
     if o.decision == "inconclusive" and se and n and margin > 0:
-        o.items_needed = int(math.ceil(((z + Z_POWER) * se * math.sqrt(n) / margin) ** 2))
+        o.items_needed = math.ceil(((z + Z_POWER) * se * math.sqrt(n) / margin) ** 2)
         o.why += f"; about {o.items_needed:,} items would settle it if the value is as estimated"
 
 
@@ -313,7 +313,7 @@ def _relative(o: Outcome, ce: dict[str, Any], be: dict[str, Any], bound: str, li
             margin = limit if bound == "max_drop" else limit * abs(vb)
             n = diff.n or int(ce.get("n") or 0)
             if margin > 0 and n:
-                o.items_needed = int(math.ceil(((z + Z_POWER) * diff.se * math.sqrt(n) / margin) ** 2))
+                o.items_needed = math.ceil(((z + Z_POWER) * diff.se * math.sqrt(n) / margin) ** 2)
                 o.why += (f"; about {o.items_needed:,} items would give 80% power to pass if the true difference "
                           "were zero")
     if o.method == "paired-tango" and o.p_value is not None:

@@ -82,6 +82,8 @@ def paired_difference(
     """``candidate - k * baseline`` of ``metric`` on paired items, or ``None`` when no paired method applies."""
     cols = set(joined.column_names)
     w = _np(joined, "weight") if "weight" in cols else None
+    if w is not None and np.all(w == 1.0):
+        w = None
     if joined.num_rows == 0:
         return None
     if task == "suite":

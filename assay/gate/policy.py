@@ -1,6 +1,7 @@
 """The gate's policy: what a candidate must show, parsed from YAML and validated with line numbers.
 
->>> p = parse_policy("confidence: 0.9\\nchecks:\\n  - {metric: accuracy, min: 0.8}\\n  - {metric: f1, max_drop: 0.02}\\n")
+>>> text = "confidence: 0.9\\nchecks:\\n  - {metric: accuracy, min: 0.8}\\n  - {metric: f1, max_drop: 0.02}\\n"
+>>> p = parse_policy(text)
 >>> p.confidence, [c.describe() for c in p.checks]
 (0.9, ['accuracy min 0.8', 'f1 max_drop 0.02'])
 """
