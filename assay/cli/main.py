@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assay.cli import demo, evaluate, gate, importer
+    from assay.cli import demo, evaluate, gate, importer, runs
 
     parser = _Parser(prog="assay", description="Evaluate machine-learning models before and after they ship.")
     parser.add_argument("--version", action="version", version=f"assay {__version__}")
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parser(sub)
     demo.add_parser(sub)
     gate.add_parser(sub)
+    runs.add_parser(sub)
     importer.add_parser(sub)
     return parser
 
