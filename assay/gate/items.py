@@ -33,18 +33,36 @@ def load_items(doc: dict[str, Any], run_path: str | Path | None) -> pa.Table | N
         raise InputError(f"item sidecar {found}: expected the content recorded in the run (sha256 "
                          f"{str(ref.get('sha256'))[:12]}…), found sha256 {digest[:12]}…. Fix: re-run the evaluation "
                          "so the run and its sidecar match")
-    table = pq.read_table(found)
-    ids = pc.cast(table.column("id"), pa.string())
-    return table.set_column(table.schema.get_field_index("id"), "id", ids)
+    return pq.read_table(found)
 
 
 def pair(candidate: pa.Table, baseline: pa.Table) -> pa.Table:
-    """Join two sidecars on ``id``; candidate columns keep their names, baseline ones get ``__b``."""
+    """Pair two sidecars on ``id``; candidate columns keep their names, baseline ones get ``__b``.
+
+    Sidecars of one evaluation set usually list the same ids: then pairing is a sort of each (or nothing, when the
+    orders already agree); otherwise the inner join keeps the shared items.
+    """
+    ca, cb = candidate.column("id"), baseline.column("id")
+    if ca.type != cb.type:
+        candidate = candidate.set_column(0, "id", pc.cast(ca, pa.string())) if ca.type != pa.string() else candidate
+        baseline = baseline.set_column(0, "id", pc.cast(cb, pa.string())) if cb.type != pa.string() else baseline
+        candidate = candidate.select(["id", *[c for c in candidate.column_names if c != "id"]])
+        baseline = baseline.select(["id", *[c for c in baseline.column_names if c != "id"]])
     for name, t in (("candidate", candidate), ("baseline", baseline)):
         if pc.count_distinct(t.column("id")).as_py() != t.num_rows:
             raise InputError(f"item sidecar of the {name}: expected unique item ids, found duplicates. "
                              "Fix: evaluate with an --id column that identifies items")
     b = baseline.rename_columns([c if c == "id" else f"{c}__b" for c in baseline.column_names])
+    if candidate.num_rows == b.num_rows:
+        if not candidate.column("id").equals(b.column("id")):
+            candidate = candidate.take(pc.sort_indices(candidate, [("id", "ascending")]))
+            b = b.take(pc.sort_indices(b, [("id", "ascending")]))
+        if candidate.column("id").equals(b.column("id")):
+            joined = candidate
+            for name in b.column_names:
+                if name != "id":
+                    joined = joined.append_column(name, b.column(name))
+            return joined
     return candidate.join(b, keys="id", join_type="inner")
 
 

@@ -89,7 +89,7 @@ def tango(n11: float, n10: float, n01: float, n00: float, z: float) -> Differenc
     p1, p2 = (n11 + n10) / n, (n11 + n01) / n
     cov = (n11 / n - p1 * p2) / n
     se = float(np.sqrt(max(p1 * (1 - p1) / n + p2 * (1 - p2) / n - 2 * cov, 0.0)))
-    return Difference(float(est), float(low), float(high), se, int(round(n)), "paired-tango",
+    return Difference(float(est), float(low), float(high), se, round(n), "paired-tango",
                       mcnemar(n01, n10, exact=True))
 
 
@@ -108,23 +108,31 @@ def paired_mean(diff: np.ndarray, z: float, weight: np.ndarray | None = None) ->
 
 
 def _placements(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """DeLong placements: for positives the weighted share of negatives below (ties half), and vice versa."""
+    """DeLong placements: for positives the weighted share of negatives below (ties half), and vice versa.
+
+    One sort of the scores; tie groups get their cumulative masses, then every item reads its group's.
+    """
+    order = np.argsort(s, kind="stable")
+    ss = s[order]
+    new = np.empty(ss.size, dtype=bool)
+    new[0] = True
+    np.not_equal(ss[1:], ss[:-1], out=new[1:])
+    group = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    ys, ws = y[order], w[order]
+    neg_g = np.add.reduceat(np.where(ys == 0, ws, 0.0), starts)
+    pos_g = np.add.reduceat(np.where(ys == 1, ws, 0.0), starts)
+    N, P = neg_g.sum(), pos_g.sum()
+    neg_below = np.cumsum(neg_g) - neg_g
+    pos_above = P - np.cumsum(pos_g)
+    v10_g = (neg_below + 0.5 * neg_g) / N
+    v01_g = (pos_above + 0.5 * pos_g) / P
+    item_group = np.empty(s.size, dtype=np.int64)
+    item_group[order] = group
     pos, neg = y == 1, y == 0
-    sn, wn = s[neg], w[neg]
-    sp, wp = s[pos], w[pos]
-    on, op = np.argsort(sn), np.argsort(sp)
-    sn, wn, sp, wp = sn[on], wn[on], sp[op], wp[op]
-    cn = np.concatenate([[0.0], np.cumsum(wn)])
-    cp = np.concatenate([[0.0], np.cumsum(wp)])
-    N, P = cn[-1], cp[-1]
-    s_pos, s_neg = s[pos], s[neg]
-    below = cn[np.searchsorted(sn, s_pos, side="left")]
-    tied = cn[np.searchsorted(sn, s_pos, side="right")] - below
-    v10 = (below + 0.5 * tied) / N
-    above_lo = cp[np.searchsorted(sp, s_neg, side="right")]
-    tied_p = above_lo - cp[np.searchsorted(sp, s_neg, side="left")]
-    v01 = (P - above_lo + 0.5 * tied_p) / P
-    auc = float((w[pos] * v10).sum() / P)
+    v10 = v10_g[item_group[pos]]
+    v01 = v01_g[item_group[neg]]
+    auc = float((pos_g * v10_g).sum() / P)
     return v10, v01, auc
 
 
@@ -175,7 +183,7 @@ def joint_cell_bootstrap(
     with np.errstate(divide="ignore", invalid="ignore"):
         va, vb = both(counts)
         d = float(va - k * vb)
-        n_eff = int(round(float(kish_ess(total, (w * w).sum()))))
+        n_eff = round(float(kish_ess(total, (w * w).sum())))
         rng = np.random.default_rng(seed)
         draws = rng.multinomial(max(n_eff, 1), counts / total, size=replicates).astype(np.float64)
         ra, rb = both(draws)
