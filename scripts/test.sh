@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/install-chromium.sh
-.venv/bin/ruff check assay tests benchmarks
+.venv/bin/ruff check .
 .venv/bin/mypy
 export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
 exec .venv/bin/python -m pytest -n 2 -q "$@"

@@ -36,7 +36,8 @@ def read_run(path: str) -> dict[str, Any]:
         raise InputError(f"run {path}: expected a readable run document, found {exc.strerror or exc}. "
                          "Fix: check the path") from None
     try:
-        return json.loads(text)  # type: ignore[no-any-return]
+        doc: dict[str, Any] = json.loads(text)
+        return doc
     except json.JSONDecodeError as exc:
         raise InputError(f"run {path}, line {exc.lineno} column {exc.colno}: expected JSON, found {exc.msg}. "
                          "Fix: pass the run.json written by assay") from None

@@ -118,7 +118,8 @@ def update_bundle(
         out = replace(out, scores=bundle.scores.update(  # type: ignore[union-attr]
             ovr_values, ovr_col, ovr_w, codes=ovr_codes, group_keys=ovr_keys))
     elif config.task == "regression":
-        out = replace(out, regression=bundle.regression.update(batch.y, batch.pred, w, **kw))  # type: ignore[union-attr]
+        assert bundle.regression is not None and batch.pred is not None
+        out = replace(out, regression=bundle.regression.update(batch.y, batch.pred, w, **kw))
     elif config.task == "ranking":
         q = batch.query
         ranking = bundle.ranking.update(  # type: ignore[union-attr]

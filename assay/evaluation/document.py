@@ -121,18 +121,20 @@ def _ovr_auc(bundle: Bundle, classes: list[str], z: float, freq: bool, per_group
     r = rank_metrics(table, frequency_weights=freq)
     k = len(classes)
     by_key: dict[Hashable, dict[int, int]] = {}
-    for i, (key, c) in enumerate(table.groups):  # type: ignore[misc]
-        by_key.setdefault(key, {})[c] = i
+    for i, pair in enumerate(table.groups):
+        key_c: Any = pair
+        by_key.setdefault(key_c[0], {})[int(key_c[1])] = i
     for g, key in enumerate(keys):
-        idx = [by_key.get(key, {}).get(c) for c in range(k)]
-        missing = [classes[c] for c in range(k) if idx[c] is None or not (r.positives[idx[c]] > 0)]  # type: ignore[index]
+        found = by_key.get(key, {})
+        missing = [classes[c] for c in range(k) if c not in found or not (r.positives[found[c]] > 0)]
         entry: Entry = {"n": int(rows[g]), "method": "delong", "higher_is_better": True}
         if missing:
             entry.update(value=None, ci_low=None, ci_high=None, se=None,
                          reason=f"class(es) {', '.join(missing)} have no rows: one-vs-rest AUC is undefined")
         else:
-            aucs = np.array([r.auc[i] for i in idx])  # type: ignore[index]
-            ses = np.array([r.auc_se[i] for i in idx])  # type: ignore[index]
+            idx = [found[c] for c in range(k)]
+            aucs = np.array([r.auc[i] for i in idx])
+            ses = np.array([r.auc_se[i] for i in idx])
             value = float(aucs.mean())
             se = float(np.sqrt(np.nansum(ses**2)) / k)
             lo, hi = normal(np.array(value), np.array(se), z, 0.0, 1.0)

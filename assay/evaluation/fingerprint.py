@@ -83,9 +83,9 @@ class Fingerprint:
     with_ids: bool = True
 
     def update(self, ids: object | None, labels: object, weights: np.ndarray | None) -> Fingerprint:
-        h_label = hash_column(labels)  # type: ignore[arg-type]
+        h_label = hash_column(labels)  # type: ignore[arg-type,unused-ignore]
         n = h_label.shape[0]
-        h_id = hash_column(ids) if ids is not None else np.zeros(n, np.uint64)  # type: ignore[arg-type]
+        h_id = hash_column(ids) if ids is not None else np.zeros(n, np.uint64)  # type: ignore[arg-type,unused-ignore]
         w = np.ones(n) if weights is None else weights
         h_w = hash_column(np.asarray(w, dtype=np.float64))
         with np.errstate(over="ignore"):

@@ -43,14 +43,14 @@ class ItemsWriter:
         if c.task == "binary":
             if batch.score is not None:
                 cols["score"] = batch.score
-            cols["prediction"] = batch.pred.astype(np.int8)  # type: ignore[union-attr]
-            cols["correct"] = batch.pred == batch.y
+            cols["prediction"] = np.asarray(batch.pred).astype(np.int8)
+            cols["correct"] = np.asarray(batch.pred == batch.y)
             if batch.score is not None and c.score_kind == "probability":
                 eps = np.finfo(np.float64).eps
                 p = np.where(batch.y == 1, batch.score, 1 - batch.score)
                 cols["loss"] = -np.log(np.clip(p, eps, 1 - eps))
             else:
-                cols["loss"] = (batch.pred != batch.y).astype(np.float64)
+                cols["loss"] = np.asarray(batch.pred != batch.y).astype(np.float64)
         elif c.task == "multiclass":
             if batch.proba is not None:
                 for j, name in enumerate(self.classes):
@@ -58,15 +58,17 @@ class ItemsWriter:
                 eps = np.finfo(np.float64).eps
                 cols["loss"] = -np.log(np.clip(batch.proba[np.arange(batch.n), batch.y], eps, 1 - eps))
             cols["prediction"] = pa.array(np.asarray(self.classes, dtype=object)[batch.pred], pa.string())
-            cols["correct"] = batch.pred == batch.y
+            cols["correct"] = np.asarray(batch.pred == batch.y)
             if "loss" not in cols:
-                cols["loss"] = (batch.pred != batch.y).astype(np.float64)
+                cols["loss"] = np.asarray(batch.pred != batch.y).astype(np.float64)
         elif c.task == "regression":
-            cols["prediction"] = batch.pred  # type: ignore[assignment]
-            cols["loss"] = (batch.pred - batch.y) ** 2  # type: ignore[operator]
+            assert batch.pred is not None
+            cols["prediction"] = batch.pred
+            cols["loss"] = (batch.pred - batch.y) ** 2
         else:
-            cols["query"] = t.column(c.query)  # type: ignore[arg-type]
-            cols["score"] = batch.score  # type: ignore[assignment]
+            assert c.query is not None and batch.score is not None
+            cols["query"] = t.column(c.query)
+            cols["score"] = batch.score
         for name in (*c.segments, *c.sensitive):
             if name not in cols:
                 cols[name] = t.column(name)

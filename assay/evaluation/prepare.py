@@ -203,7 +203,8 @@ class Preparer:
         if c.prediction is not None:
             out.pred = _equals(batch.column(c.prediction), pos)
         else:
-            out.pred = (out.score >= c.effective_threshold).astype(np.int8)  # type: ignore[operator]
+            assert out.score is not None
+            out.pred = (out.score >= c.effective_threshold).astype(np.int8)
 
     def _learn_binary_values(self, column: pa.Array | pa.ChunkedArray, name: str) -> None:
         values = {_plain(v) for v in pc.unique(column).to_pylist() if v is not None}

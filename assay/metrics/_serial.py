@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ def dump(kind: str, version: int, header: dict[str, Any], arrays: dict[str, np.n
     """Serialise a state of ``kind`` at ``version``: ``header`` must be JSON-able, ``arrays`` numeric."""
     head = json.dumps({"kind": kind, "version": version, **header}, separators=(",", ":")).encode()
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
     return MAGIC + len(head).to_bytes(4, "little") + head + buf.getvalue()
 
 
@@ -39,7 +40,7 @@ def load(data: bytes, kind: str, version: int) -> tuple[dict[str, Any], dict[str
     try:
         with np.load(io.BytesIO(data[start + size :]), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise StateError(f"state bytes: the arrays of the {kind} state do not decode ({exc})") from None
     return header, arrays
 

@@ -104,7 +104,7 @@ class CalibrationState:
         alpha = _alpha(z)
         lo, hi, se = (np.full(len(self.groups), np.nan) for _ in range(3))
         for g in np.flatnonzero(total > 0):
-            n = max(int(round(float(n_eff[g]))), 1)
+            n = max(round(float(n_eff[g])), 1)
             mass = self.sw[g] / total[g]
             filled = self.sw[g] > 0
             conf = np.where(filled, self.sp[g] / np.where(filled, self.sw[g], 1.0), 0.0)
@@ -126,6 +126,7 @@ class CalibrationState:
         for b in range(self.bins):
             w = float(self.sw[g, b])
             n_eff = w if frequency else float(kish_ess(w, self.sw2[g, b]))
+            row: dict[str, float | None]
             if w > 0:
                 rate = float(self.sy[g, b] / w)
                 lo, hi, _ = wilson(np.array(min(max(rate, 0.0), 1.0)), np.array(n_eff), z)

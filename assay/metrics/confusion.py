@@ -51,7 +51,9 @@ class ConfusionState:
         if codes is not None and g > 1:
             cell = cell + codes.astype(np.int64) * (k * k)
         size = g * k * k
-        rows = np.bincount(cell, minlength=size)
+        rows: np.ndarray = np.bincount(cell, minlength=size)
+        counts: np.ndarray
+        sq: np.ndarray
         if sample_weight is None:
             counts = rows.astype(np.float64)
             sq = counts

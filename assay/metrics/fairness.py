@@ -78,7 +78,7 @@ def disparities(
     point = _disparity(rates)
     n_rows = int(state.rows.sum())
     out: dict[str, Any] = {}
-    reasons = {
+    reasons: dict[str, str | None] = {
         "demographic_parity_difference": None,
         "demographic_parity_ratio": None,
         "equalized_odds_difference": None,
@@ -108,7 +108,7 @@ def disparities(
         n_eff = totals if frequency else kish_ess(totals, sq.reshape(len(keys), 4).sum(axis=1))
         probs = c.reshape(len(keys), 4) / totals[:, None]
         draws = np.stack(
-            [rng.multinomial(max(int(round(float(n))), 1), p, size=replicates) for n, p in zip(n_eff, probs,
+            [rng.multinomial(max(round(float(n)), 1), p, size=replicates) for n, p in zip(n_eff, probs,
                                                                                              strict=True)],
             axis=1,
         ).astype(np.float64)  # (replicates, groups, 4)

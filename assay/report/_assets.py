@@ -38,6 +38,7 @@ h1 .version { font-size: 14px; font-weight: 600; color: var(--primary); backgrou
 dl.meta { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 14px 28px;
   margin: 20px 0 0; }
 dl.meta dt { font-size: 11px; letter-spacing: .06em; text-transform: uppercase; color: var(--muted); font-weight: 600; }
+dl.meta .wide { grid-column: span 2; }
 dl.meta dd { margin: 2px 0 0; font-weight: 520; overflow-wrap: anywhere; font-variant-numeric: tabular-nums; }
 .config { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 16px; }
 .config span { font: 12px/1.4 var(--mono); background: #f3f4f6; border: 1px solid var(--border); border-radius: 6px;

@@ -20,16 +20,15 @@ from typing import Any
 
 from assay.errors import InputError, message
 from assay.report._assets import CSP, ERROR_HOOK, SCRIPT, STYLE
+from assay.report._groups import fairness_section, slices_section
 from assay.report._sections import (
     Context,
     Section,
     calibration_section,
     confusion_section,
     curves_section,
-    fairness_section,
     header,
     metrics_section,
-    slices_section,
 )
 
 __all__ = ["SCHEMA", "render_run", "write_html"]

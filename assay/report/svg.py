@@ -16,12 +16,26 @@ not need one, and the report must not contain a single URL.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 
-from assay.report.formatting import as_float, fmt_count, fmt_interval, fmt_number, fmt_percent, fmt_tick
+from assay.report._svg_markup import (
+    CHAR_WIDTH,
+    PALETTE,
+    Scale,
+    coord,
+    el,
+    legend,
+    nice_domain,
+    nice_ticks,
+    svg_root,
+    text,
+    title,
+    truncate,
+    x_axis,
+    y_axis,
+)
+from assay.report.formatting import as_float, fmt_count, fmt_interval, fmt_number, fmt_percent
 
 __all__ = [
     "PALETTE",
@@ -35,160 +49,7 @@ __all__ = [
     "reliability_diagram",
 ]
 
-PALETTE = {
-    "text": "#1f2937",
-    "muted": "#6b7280",
-    "grid": "#e5e7eb",
-    "axis": "#9ca3af",
-    "primary": "#2563eb",
-    "primary_soft": "#93b4f5",
-    "primary_faint": "#e4ecfd",
-    "worst": "#dc2626",
-    "worst_soft": "#f3a3a3",
-    "reference": "#374151",
-    "neutral": "#cbd5e1",
-}
-
-_CHAR_WIDTH = 6.6  # average advance of a 12 px sans-serif glyph, for layout estimates
 _HEAT_STOPS = ((0.0, (0xF5, 0xF8, 0xFF)), (0.5, (0x60, 0x95, 0xF0)), (1.0, (0x1E, 0x3A, 0x8A)))
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# markup helpers
-
-
-def _coord(x: float) -> str:
-    """A coordinate with at most two decimals and no trailing zeros."""
-    text = f"{x:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
-def _el(tag: str, content: str = "", /, **attrs: object) -> str:
-    """One element; ``class_`` becomes ``class`` and underscores become hyphens; ``None`` attributes are dropped."""
-    parts = []
-    for key, value in attrs.items():
-        if value is None:
-            continue
-        name = key.rstrip("_").replace("_", "-")
-        text = _coord(value) if isinstance(value, float) else str(value)
-        parts.append(f' {name}="{escape(text)}"')
-    attributes = "".join(parts)
-    return f"<{tag}{attributes}>{content}</{tag}>" if content else f"<{tag}{attributes}/>"
-
-
-def _text(x: float, y: float, text: str, **attrs: object) -> str:
-    attrs.setdefault("fill", PALETTE["text"])
-    return _el("text", escape(text), x=x, y=y, **attrs)
-
-
-def _title(text: str) -> str:
-    return f"<title>{escape(text)}</title>"
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(1, limit - 1)] + "…"
-
-
-def _svg(width: float, height: float, body: str, *, label: str, chart_id: str | None) -> str:
-    return _el(
-        "svg",
-        body,
-        class_="chart",
-        id=chart_id,
-        viewBox=f"0 0 {_coord(width)} {_coord(height)}",
-        width=width,
-        height=height,
-        role="img",
-        aria_label=label,
-    )
-
-
-@dataclass(frozen=True)
-class _Scale:
-    d0: float
-    d1: float
-    r0: float
-    r1: float
-
-    def __call__(self, value: float) -> float:
-        if self.d1 == self.d0:
-            return (self.r0 + self.r1) / 2.0
-        t = (min(max(value, min(self.d0, self.d1)), max(self.d0, self.d1)) - self.d0) / (self.d1 - self.d0)
-        return self.r0 + t * (self.r1 - self.r0)
-
-
-def nice_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], float]:
-    """Round tick values covering ``[low, high]`` with about ``count`` intervals, and their step.
-
-    >>> nice_ticks(0.0, 1.0)
-    ([0.0, 0.2, 0.4, 0.6, 0.8, 1.0], 0.2)
-    >>> nice_ticks(0.0, 0.06)
-    ([0.0, 0.02, 0.04, 0.06], 0.02)
-    """
-    if not high > low:
-        high = low + 1.0
-    raw = (high - low) / max(count, 1)
-    magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1.0, 2.0, 5.0, 10.0) if raw <= m * magnitude * (1 + 1e-9))
-    first = math.ceil(low / step - 1e-9)
-    last = math.floor(high / step + 1e-9)
-    return [round(i * step, 12) for i in range(first, last + 1)], step
-
-
-def _nice_domain(low: float, high: float, count: int = 5) -> tuple[float, float]:
-    _, step = nice_ticks(low, high, count)
-    return math.floor(low / step + 1e-9) * step, math.ceil(high / step - 1e-9) * step
-
-
-def _x_axis(
-    scale: _Scale, domain: tuple[float, float], *, y: float, grid_top: float, label: str, count: int = 5
-) -> str:
-    ticks, step = nice_ticks(domain[0], domain[1], count)
-    parts = []
-    for tick in ticks:
-        x = scale(tick)
-        parts.append(_el("line", x1=x, x2=x, y1=grid_top, y2=y, stroke=PALETTE["grid"]))
-        parts.append(_el("line", x1=x, x2=x, y1=y, y2=y + 4, stroke=PALETTE["axis"]))
-        parts.append(_text(x, y + 17, fmt_tick(tick, step), text_anchor="middle", class_="tick"))
-    parts.append(_el("line", x1=scale.r0, x2=scale.r1, y1=y, y2=y, stroke=PALETTE["axis"]))
-    if label:
-        parts.append(_text((scale.r0 + scale.r1) / 2, y + 36, label, text_anchor="middle", class_="axis-label"))
-    return "".join(parts)
-
-
-def _y_axis(scale: _Scale, domain: tuple[float, float], *, x: float, grid_right: float, label: str) -> str:
-    ticks, step = nice_ticks(domain[0], domain[1])
-    parts = []
-    for tick in ticks:
-        y = scale(tick)
-        parts.append(_el("line", x1=x, x2=grid_right, y1=y, y2=y, stroke=PALETTE["grid"]))
-        parts.append(_el("line", x1=x - 4, x2=x, y1=y, y2=y, stroke=PALETTE["axis"]))
-        parts.append(_text(x - 7, y + 4, fmt_tick(tick, step), text_anchor="end", class_="tick"))
-    parts.append(_el("line", x1=x, x2=x, y1=scale.r0, y2=scale.r1, stroke=PALETTE["axis"]))
-    if label:
-        middle = (scale.r0 + scale.r1) / 2
-        parts.append(
-            _text(
-                x - 42,
-                middle,
-                label,
-                text_anchor="middle",
-                class_="axis-label",
-                transform=f"rotate(-90 {x - 42} {middle})",
-            )
-        )
-    return "".join(parts)
-
-
-def _legend(items: Sequence[tuple[str, str, bool]], *, x: float, y: float) -> str:
-    """Swatches and names laid out in a row; each item is ``(name, colour, dashed)``."""
-    parts = []
-    for name, colour, dashed in items:
-        dash = "5 4" if dashed else None
-        parts.append(_el("line", x1=x, x2=x + 20, y1=y, y2=y, stroke=colour, stroke_width=2.5, stroke_dasharray=dash))
-        parts.append(_text(x + 26, y + 4, name, class_="legend"))
-        x += 26 + len(name) * _CHAR_WIDTH + 18
-    return "".join(parts)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -226,12 +87,12 @@ def line_chart(
     (True, True)
     """
     left, right, top, bottom = 62.0, 16.0, 40.0, 50.0
-    sx = _Scale(x_domain[0], x_domain[1], left, width - right)
-    sy = _Scale(y_domain[0], y_domain[1], height - bottom, top)
+    sx = Scale(x_domain[0], x_domain[1], left, width - right)
+    sy = Scale(y_domain[0], y_domain[1], height - bottom, top)
     parts = [
-        _el("rect", x=left, y=top, width=width - left - right, height=height - top - bottom, fill="#ffffff"),
-        _x_axis(sx, x_domain, y=height - bottom, grid_top=top, label=x_label),
-        _y_axis(sy, y_domain, x=left, grid_right=width - right, label=y_label),
+        el("rect", x=left, y=top, width=width - left - right, height=height - top - bottom, fill="#ffffff"),
+        x_axis(sx, x_domain, y=height - bottom, grid_top=top, label=x_label),
+        y_axis(sy, y_domain, x=left, grid_right=width - right, label=y_label),
     ]
     for line in series:
         points = [
@@ -241,17 +102,17 @@ def line_chart(
         ]
         if not points:
             continue
-        coords = " ".join(f"{_coord(px)},{_coord(py)}" for px, py in points)
+        coords = " ".join(f"{coord(px)},{coord(py)}" for px, py in points)
         if line.fill and len(points) > 1:
             base = sy(y_domain[0])
-            area = f"{coords} {_coord(points[-1][0])},{_coord(base)} {_coord(points[0][0])},{_coord(base)}"
-            parts.append(_el("polygon", points=area, fill=line.colour, fill_opacity=0.08, stroke="none"))
+            area = f"{coords} {coord(points[-1][0])},{coord(base)} {coord(points[0][0])},{coord(base)}"
+            parts.append(el("polygon", points=area, fill=line.colour, fill_opacity=0.08, stroke="none"))
         dash = "6 5" if line.dashed else None
         width_ = 1.5 if line.dashed else 2.5
         parts.append(
-            _el(
+            el(
                 "polyline",
-                _title(line.name),
+                title(line.name),
                 points=coords,
                 fill="none",
                 stroke=line.colour,
@@ -260,8 +121,8 @@ def line_chart(
                 stroke_linejoin="round",
             )
         )
-    parts.append(_legend([(s.name, s.colour, s.dashed) for s in series], x=left, y=18))
-    return _svg(width, height, "".join(parts), label=label, chart_id=chart_id)
+    parts.append(legend([(s.name, s.colour, s.dashed) for s in series], x=left, y=18))
+    return svg_root(width, height, "".join(parts), label=label, chart_id=chart_id)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -297,7 +158,7 @@ def _bar_domain(bars: Sequence[Bar], reference: float | None) -> tuple[float, fl
     low, high = min(0.0, min(values)), max(0.0, max(values))
     if low == high:
         return 0.0, 1.0
-    low, high = _nice_domain(low, high)
+    low, high = nice_domain(low, high)
     if min(values) >= 0.0 and max(values) <= 1.0:
         high = min(high, 1.0)
     return low, high
@@ -325,30 +186,30 @@ def bar_chart(
     reference = as_float(reference)
     domain = domain or _bar_domain(bars, reference)
     longest = max((len(b.label) for b in bars if not b.divider), default=4)
-    label_width = min(250.0, max(70.0, min(longest, 34) * _CHAR_WIDTH + 16))
+    label_width = min(250.0, max(70.0, min(longest, 34) * CHAR_WIDTH + 16))
     value_width = 66.0
     row = 26.0
     top, bottom = 30.0, 52.0
     left, right = label_width, width - value_width
     height = top + max(1, len(bars)) * row + bottom
-    sx = _Scale(domain[0], domain[1], left, right)
+    sx = Scale(domain[0], domain[1], left, right)
     base = sx(min(max(0.0, domain[0]), domain[1]))
     plot_bottom = top + max(1, len(bars)) * row
-    parts = [_x_axis(sx, domain, y=plot_bottom, grid_top=top, label=x_label)]
+    parts = [x_axis(sx, domain, y=plot_bottom, grid_top=top, label=x_label)]
     if not bars:
         parts.append(
-            _text((left + right) / 2, top + row / 2 + 4, "no groups", text_anchor="middle", fill=PALETTE["muted"])
+            text((left + right) / 2, top + row / 2 + 4, "no groups", text_anchor="middle", fill=PALETTE["muted"])
         )
     for i, bar in enumerate(bars):
         y = top + i * row + row / 2
         if bar.divider:
-            rule = _el("line", x1=16.0, x2=width - 16, y1=y, y2=y, stroke=PALETTE["axis"], stroke_dasharray="2 4")
-            pad = len(bar.label) * _CHAR_WIDTH / 2 + 10
-            blank = _el("rect", x=(left + right) / 2 - pad, y=y - 9, width=2 * pad, height=18.0, fill="#ffffff")
-            text = _text(
+            rule = el("line", x1=16.0, x2=width - 16, y1=y, y2=y, stroke=PALETTE["axis"], stroke_dasharray="2 4")
+            pad = len(bar.label) * CHAR_WIDTH / 2 + 10
+            blank = el("rect", x=(left + right) / 2 - pad, y=y - 9, width=2 * pad, height=18.0, fill="#ffffff")
+            caption = text(
                 (left + right) / 2, y + 4, bar.label, text_anchor="middle", fill=PALETTE["muted"], font_style="italic"
             )
-            parts.append(_el("g", rule + blank + text, class_="divider"))
+            parts.append(el("g", rule + blank + caption, class_="divider"))
             continue
         value, low, high = as_float(bar.value), as_float(bar.low), as_float(bar.high)
         tooltip = f"{bar.label}: {fmt_number(value)}"
@@ -361,12 +222,12 @@ def bar_chart(
         colour = PALETTE["worst"] if bar.highlight else PALETTE["primary"]
         soft = PALETTE["worst_soft"] if bar.highlight else PALETTE["primary_soft"]
         row_parts = [
-            _title(tooltip),
-            _el("rect", class_="hover", x=0.0, y=y - row / 2, width=width, height=row, fill="transparent"),
-            _text(
+            title(tooltip),
+            el("rect", class_="hover", x=0.0, y=y - row / 2, width=width, height=row, fill="transparent"),
+            text(
                 left - 10,
                 y + 4,
-                _truncate(bar.label, 34),
+                truncate(bar.label, 34),
                 text_anchor="end",
                 fill=colour if bar.highlight else PALETTE["text"],
                 font_weight="600" if bar.highlight else None,
@@ -374,27 +235,27 @@ def bar_chart(
         ]
         if value is None:
             note = f"{fmt_number(None)} {bar.note}".strip()
-            row_parts.append(_text(base + 6, y + 4, _truncate(note, 70), fill=PALETTE["muted"], font_style="italic"))
+            row_parts.append(text(base + 6, y + 4, truncate(note, 70), fill=PALETTE["muted"], font_style="italic"))
         else:
             x = sx(value)
-            row_parts.append(_el("rect", x=min(base, x), y=y - 7, width=abs(x - base), height=14.0, rx=2, fill=soft))
+            row_parts.append(el("rect", x=min(base, x), y=y - 7, width=abs(x - base), height=14.0, rx=2, fill=soft))
             if low is not None and high is not None:
                 xl, xh = sx(low), sx(high)
-                row_parts.append(_el("line", x1=xl, x2=xh, y1=y, y2=y, stroke=colour, stroke_width=1.6))
+                row_parts.append(el("line", x1=xl, x2=xh, y1=y, y2=y, stroke=colour, stroke_width=1.6))
                 for xe in (xl, xh):
-                    row_parts.append(_el("line", x1=xe, x2=xe, y1=y - 5, y2=y + 5, stroke=colour, stroke_width=1.6))
-            row_parts.append(_el("circle", cx=x, cy=y, r=3.5, fill=colour))
+                    row_parts.append(el("line", x1=xe, x2=xe, y1=y - 5, y2=y + 5, stroke=colour, stroke_width=1.6))
+            row_parts.append(el("circle", cx=x, cy=y, r=3.5, fill=colour))
             row_parts.append(
-                _text(right + 10, y + 4, fmt_number(value), class_="value", fill=colour if bar.highlight else None)
+                text(right + 10, y + 4, fmt_number(value), class_="value", fill=colour if bar.highlight else None)
             )
-        parts.append(_el("g", "".join(row_parts), class_="row"))
+        parts.append(el("g", "".join(row_parts), class_="row"))
     if reference is not None:
         xr = sx(reference)
         parts.append(
-            _el(
+            el(
                 "g",
-                _title(f"{reference_label}: {fmt_number(reference)}")
-                + _el(
+                title(f"{reference_label}: {fmt_number(reference)}")
+                + el(
                     "line",
                     x1=xr,
                     x2=xr,
@@ -404,7 +265,7 @@ def bar_chart(
                     stroke_width=1.5,
                     stroke_dasharray="5 4",
                 )
-                + _text(
+                + text(
                     min(max(xr, left + 40), right - 40),
                     top - 13,
                     f"{reference_label} {fmt_number(reference)}",
@@ -413,7 +274,7 @@ def bar_chart(
                 ),
             )
         )
-    return _svg(width, height, "".join(parts), label=label, chart_id=chart_id)
+    return svg_root(width, height, "".join(parts), label=label, chart_id=chart_id)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -448,7 +309,7 @@ def heatmap(
     k = len(labels)
     cell = float(min(92, max(26, 520 // max(k, 1))))
     longest = max((len(s) for s in labels), default=1)
-    label_width = min(170.0, max(40.0, min(longest, 24) * _CHAR_WIDTH + 14))
+    label_width = min(170.0, max(40.0, min(longest, 24) * CHAR_WIDTH + 14))
     left = 30.0 + label_width
     top = 58.0
     total_width = 78.0
@@ -456,30 +317,29 @@ def heatmap(
     height = top + k * cell + 16
     chars = max(3, int(cell / 7.2))
     parts = [
-        _text(left + k * cell / 2, 16, x_label, text_anchor="middle", class_="axis-label"),
-        _text(
+        text(left + k * cell / 2, 16, x_label, text_anchor="middle", class_="axis-label"),
+        text(
             12,
             top + k * cell / 2,
             y_label,
             text_anchor="middle",
             class_="axis-label",
-            transform=f"rotate(-90 12 {_coord(top + k * cell / 2)})",
+            transform=f"rotate(-90 12 {coord(top + k * cell / 2)})",
         ),
-        _text(left + k * cell + 12, top - 10, "n", class_="axis-label"),
+        text(left + k * cell + 12, top - 10, "n", class_="axis-label"),
     ]
     for j, name in enumerate(labels):
         parts.append(
-            _el(
+            el(
                 "g",
-                _title(name)
-                + _text(left + j * cell + cell / 2, top - 10, _truncate(name, chars), text_anchor="middle"),
+                title(name) + text(left + j * cell + cell / 2, top - 10, truncate(name, chars), text_anchor="middle"),
             )
         )
     for i, name in enumerate(labels):
         row = [as_float(v) or 0.0 for v in matrix[i]]
         total = sum(row)
         y = top + i * cell
-        parts.append(_el("g", _title(name) + _text(left - 8, y + cell / 2 + 4, _truncate(name, 24), text_anchor="end")))
+        parts.append(el("g", title(name) + text(left - 8, y + cell / 2 + 4, truncate(name, 24), text_anchor="end")))
         for j, count in enumerate(row):
             share = count / total if total > 0 else None
             x = left + j * cell
@@ -487,8 +347,8 @@ def heatmap(
             ink = "#ffffff" if (share or 0.0) > 0.45 else PALETTE["text"]
             tooltip = f"true {name}, predicted {labels[j]}: {fmt_count(count)} ({fmt_percent(share)} of the row)"
             cell_parts = [
-                _title(tooltip),
-                _el(
+                title(tooltip),
+                el(
                     "rect",
                     x=x + 1,
                     y=y + 1,
@@ -502,7 +362,7 @@ def heatmap(
             ]
             if cell >= 56:
                 cell_parts.append(
-                    _text(
+                    text(
                         x + cell / 2,
                         y + cell / 2 - 2,
                         fmt_count(count),
@@ -512,7 +372,7 @@ def heatmap(
                     )
                 )
                 cell_parts.append(
-                    _text(
+                    text(
                         x + cell / 2,
                         y + cell / 2 + 14,
                         fmt_percent(share),
@@ -523,7 +383,7 @@ def heatmap(
                 )
             elif cell >= 34:
                 cell_parts.append(
-                    _text(
+                    text(
                         x + cell / 2,
                         y + cell / 2 + 4,
                         fmt_percent(share),
@@ -532,9 +392,9 @@ def heatmap(
                         class_="small",
                     )
                 )
-            parts.append(_el("g", "".join(cell_parts)))
-        parts.append(_text(left + k * cell + 12, y + cell / 2 + 4, fmt_count(total), fill=PALETTE["muted"]))
-    return _svg(width, height, "".join(parts), label=label, chart_id=chart_id)
+            parts.append(el("g", "".join(cell_parts)))
+        parts.append(text(left + k * cell + 12, y + cell / 2 + 4, fmt_count(total), fill=PALETTE["muted"]))
+    return svg_root(width, height, "".join(parts), label=label, chart_id=chart_id)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -573,15 +433,15 @@ def reliability_diagram(
     strip_top = plot_bottom + strip_gap
     axis_y = strip_top + strip
     height = axis_y + 50
-    sx = _Scale(0.0, 1.0, left, width - right)
-    sy = _Scale(0.0, 1.0, plot_bottom, top)
+    sx = Scale(0.0, 1.0, left, width - right)
+    sy = Scale(0.0, 1.0, plot_bottom, top)
     parts = [
-        _el("rect", x=left, y=top, width=size, height=size, fill="#ffffff"),
-        _y_axis(sy, (0.0, 1.0), x=left, grid_right=width - right, label="observed rate"),
-        _x_axis(sx, (0.0, 1.0), y=axis_y, grid_top=top, label="mean predicted probability"),
-        _el("rect", x=left, y=plot_bottom, width=size, height=strip_gap, fill="#ffffff"),
-        _el("line", x1=left, x2=width - right, y1=plot_bottom, y2=plot_bottom, stroke=PALETTE["axis"]),
-        _text(left - 8, strip_top + strip / 2 + 4, "n", text_anchor="end", class_="tick"),
+        el("rect", x=left, y=top, width=size, height=size, fill="#ffffff"),
+        y_axis(sy, (0.0, 1.0), x=left, grid_right=width - right, label="observed rate"),
+        x_axis(sx, (0.0, 1.0), y=axis_y, grid_top=top, label="mean predicted probability"),
+        el("rect", x=left, y=plot_bottom, width=size, height=strip_gap, fill="#ffffff"),
+        el("line", x1=left, x2=width - right, y1=plot_bottom, y2=plot_bottom, stroke=PALETTE["axis"]),
+        text(left - 8, strip_top + strip / 2 + 4, "n", text_anchor="end", class_="tick"),
     ]
     max_n = max((b.n for b in bins), default=0)
     bars: list[str] = []
@@ -599,9 +459,9 @@ def reliability_diagram(
         if low is not None and high is not None:
             tooltip += f" {fmt_interval(low, high)}"
         hits.append(
-            _el(
+            el(
                 "rect",
-                _title(tooltip),
+                title(tooltip),
                 class_="hover",
                 x=x0,
                 y=top,
@@ -612,7 +472,7 @@ def reliability_diagram(
         )
         if observed is not None:
             bars.append(
-                _el(
+                el(
                     "rect",
                     x=x0 + 1,
                     y=sy(observed),
@@ -624,25 +484,23 @@ def reliability_diagram(
         if max_n > 0 and b.n > 0:
             h = max(1.0, (strip - 4) * b.n / max_n)
             bars.append(
-                _el("rect", x=x0 + 1, y=axis_y - h, width=max(0.0, x1 - x0 - 2), height=h, fill=PALETTE["neutral"])
+                el("rect", x=x0 + 1, y=axis_y - h, width=max(0.0, x1 - x0 - 2), height=h, fill=PALETTE["neutral"])
             )
         if mean is not None and observed is not None:
             px, py = sx(mean), sy(observed)
             points.append((px, py))
             if low is not None and high is not None:
                 marks.append(
-                    _el("line", x1=px, x2=px, y1=sy(low), y2=sy(high), stroke=PALETTE["primary"], stroke_width=1.6)
+                    el("line", x1=px, x2=px, y1=sy(low), y2=sy(high), stroke=PALETTE["primary"], stroke_width=1.6)
                 )
                 for ye in (sy(low), sy(high)):
                     marks.append(
-                        _el("line", x1=px - 4, x2=px + 4, y1=ye, y2=ye, stroke=PALETTE["primary"], stroke_width=1.6)
+                        el("line", x1=px - 4, x2=px + 4, y1=ye, y2=ye, stroke=PALETTE["primary"], stroke_width=1.6)
                     )
-            marks.append(
-                _el("circle", cx=px, cy=py, r=4.0, fill=PALETTE["primary"], stroke="#ffffff", stroke_width=1.0)
-            )
+            marks.append(el("circle", cx=px, cy=py, r=4.0, fill=PALETTE["primary"], stroke="#ffffff", stroke_width=1.0))
     parts.extend(bars)
     parts.append(
-        _el(
+        el(
             "line",
             x1=sx(0),
             x2=sx(1),
@@ -654,20 +512,18 @@ def reliability_diagram(
         )
     )
     if len(points) > 1:
-        coords = " ".join(f"{_coord(px)},{_coord(py)}" for px, py in points)
+        coords = " ".join(f"{coord(px)},{coord(py)}" for px, py in points)
         parts.append(
-            _el(
-                "polyline", points=coords, fill="none", stroke=PALETTE["primary"], stroke_width=1.5, stroke_opacity=0.55
-            )
+            el("polyline", points=coords, fill="none", stroke=PALETTE["primary"], stroke_width=1.5, stroke_opacity=0.55)
         )
     parts.extend(marks)
     parts.extend(hits)
     if max_n > 0:
         parts.append(
-            _text(width - right - 4, strip_top + 12, f"max {fmt_count(max_n)}", text_anchor="end", class_="tick")
+            text(width - right - 4, strip_top + 12, f"max {fmt_count(max_n)}", text_anchor="end", class_="tick")
         )
     parts.append(
-        _legend(
+        legend(
             [
                 ("observed rate (interval)", PALETTE["primary"], False),
                 ("perfect calibration", PALETTE["reference"], True),
@@ -676,4 +532,4 @@ def reliability_diagram(
             y=18,
         )
     )
-    return _svg(width, height, "".join(parts), label=label, chart_id=chart_id)
+    return svg_root(width, height, "".join(parts), label=label, chart_id=chart_id)
