@@ -103,7 +103,7 @@ def _entry_for(doc: dict[str, Any], check: Check, group: str | None) -> dict[str
         return doc.get("fairness", {}).get(check.attribute, {}).get(check.fairness)
     if check.slice:
         return doc.get("slices", {}).get(check.slice, {}).get(group, {}).get("metrics", {}).get(check.metric)
-    return doc.get("metrics", {}).get(check.metric)  # type: ignore[arg-type]
+    return doc.get("metrics", {}).get(check.metric)
 
 
 def _validate_names(policy: Policy, cand: dict[str, Any], base: dict[str, Any] | None, cand_name: str) -> None:
@@ -323,7 +323,8 @@ def _relative(o: Outcome, ce: dict[str, Any], be: dict[str, Any], bound: str, li
 def _holm(outcomes: list[Outcome], alpha: float) -> None:
     """Holm's step-down on the fail tests: a fail stands only when rejected at level ``alpha`` over all outcomes."""
     m = len(outcomes)
-    ranked = sorted(range(m), key=lambda i: (outcomes[i].p_fail if outcomes[i].p_fail is not None else 1.0))
+    p_fail = [o.p_fail if o.p_fail is not None else 1.0 for o in outcomes]
+    ranked = sorted(range(m), key=lambda i: p_fail[i])
     rejected = set()
     for rank, i in enumerate(ranked):
         p = outcomes[i].p_fail
