@@ -44,5 +44,5 @@ def test_errors_name_the_line(text: str, line: int, fragment: str) -> None:
 
 
 def test_missing_policy_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nowhere.yaml"):
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml"):
         load_policy(tmp_path / "nowhere.yaml")
