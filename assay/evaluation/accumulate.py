@@ -89,9 +89,9 @@ def update_bundle(
         if bundle.means is not None:
             eps = np.finfo(np.float64).eps
             y = batch.y
-            p1 = np.clip(s, eps, 1 - eps)
-            p0 = np.clip(1 - s, eps, 1 - eps)
-            loss = -np.where(y == 1, np.log(p1), np.log(p0))
+            p_true = np.where(y == 1, s, 1 - s)  # scikit-learn clips each class's probability, then takes the log
+            np.clip(p_true, eps, 1 - eps, out=p_true)
+            loss = -np.log(p_true)
             brier = (y - s) ** 2
             out = replace(out, means=bundle.means.update(np.column_stack([loss, brier]), w, **kw))
         if bundle.calibration is not None:
@@ -143,10 +143,16 @@ class Accumulator:
     def update(self, batch: Prepared, group_keys: dict[tuple[str, str], list[Hashable]]) -> None:
         if batch.n == 0:
             return
-        order = np.argsort(batch.score) if self.config.task == "binary" and batch.score is not None else None
+        grouped = len(self.groupings) > 1
+        order = (np.argsort(batch.score) if grouped and self.config.task == "binary" and batch.score is not None
+                 else None)
         for grouping in self.groupings:
             if grouping == OVERALL_GROUPING:
                 codes, keys = None, OVERALL
+                self.bundles[grouping] = update_bundle(
+                    self.bundles[grouping], batch, self.config, self.n_classes, None, keys, None
+                )
+                continue
             else:
                 key = (grouping[0], grouping[1])
                 codes, keys = batch.codes[key], tuple(group_keys[key])  # type: ignore[index]

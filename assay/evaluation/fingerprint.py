@@ -83,6 +83,15 @@ class Fingerprint:
     with_ids: bool = True
 
     def update(self, ids: object | None, labels: object, weights: np.ndarray | None) -> Fingerprint:
+        if ids is None and weights is None and isinstance(labels, np.ndarray) and labels.dtype.kind in "iub":
+            # rows differ only by label: hash each distinct label once and weight it by its count
+            values, counts = np.unique(labels, return_counts=True)
+            part = Fingerprint(with_ids=False)._update(None, values, None, _counts=counts)
+            return self.merge(part)
+        return self._update(ids, labels, weights)
+
+    def _update(self, ids: object | None, labels: object, weights: np.ndarray | None,
+                _counts: np.ndarray | None = None) -> Fingerprint:
         h_label = hash_column(labels)  # type: ignore[arg-type,unused-ignore]
         n = h_label.shape[0]
         h_id = hash_column(ids) if ids is not None else np.zeros(n, np.uint64)  # type: ignore[arg-type,unused-ignore]
@@ -91,10 +100,14 @@ class Fingerprint:
         with np.errstate(over="ignore"):
             row = mix(h_id ^ mix(h_label + np.uint64(0x51ED270B)) ^ (h_w * np.uint64(3)))
             row2 = mix(row ^ np.uint64(0xA5A5A5A5A5A5A5A5))
+            if _counts is not None:
+                row = row * _counts.astype(np.uint64)
+                row2 = row2 * _counts.astype(np.uint64)
             s1 = int(row.sum(dtype=np.uint64))
             s2 = int(row2.sum(dtype=np.uint64))
         mask = (1 << 64) - 1
-        return Fingerprint(self.rows + n, (self.lane1 + s1) & mask, (self.lane2 + s2) & mask,
+        rows = n if _counts is None else int(_counts.sum())
+        return Fingerprint(self.rows + rows, (self.lane1 + s1) & mask, (self.lane2 + s2) & mask,
                            self.with_ids and ids is not None)
 
     def merge(self, other: Fingerprint) -> Fingerprint:

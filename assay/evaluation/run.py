@@ -13,7 +13,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,11 @@ def evaluate(
 
 
 def _batches(source: TableSource, config: EvalConfig, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """Batches; for ranking, regrouped so that no query is split between two batches."""
+    """Batches; a table in memory is one batch; for ranking, regrouped so no query is split between batches."""
+    if source.in_memory:
+        table = source.read(columns).combine_chunks()
+        yield from table.to_batches(max_chunksize=max(table.num_rows, 1))
+        return
     if config.task != "ranking":
         yield from source.batches(columns)
         return
@@ -126,6 +130,8 @@ def _batches(source: TableSource, config: EvalConfig, columns: list[str]) -> Ite
 
 
 def _evaluate_source(source: TableSource, config: EvalConfig, progress: Progress | None, now: datetime) -> Run:
+    if source.in_memory:
+        config = replace(config, max_distinct_scores=None)  # all scores are in memory: exact
     preparer = Preparer(config, source.name, source.columns)
     columns = preparer.needed_columns()
     if config.task == "multiclass" and not preparer.proba_columns:

@@ -31,8 +31,12 @@ from assay.stats.intervals import kish_ess, wilson
 def bin_index(confidence: np.ndarray, bins: int) -> np.ndarray:
     """Bin of each confidence as ``numpy.histogram`` assigns it on ``[0, 1]``."""
     edges = np.linspace(0.0, 1.0, bins + 1)
-    idx = np.searchsorted(edges, confidence, side="right") - 1
-    return np.clip(idx, 0, bins - 1)
+    # numpy.histogram's own method: a multiplication, then a correction against the float edges
+    idx = (confidence * bins).astype(np.intp)
+    np.clip(idx, 0, bins - 1, out=idx)
+    idx -= confidence < edges[idx]
+    idx += (confidence >= edges[idx + 1]) & (idx < bins - 1)
+    return idx
 
 
 @dataclass(frozen=True, eq=False)

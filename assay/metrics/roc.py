@@ -43,9 +43,12 @@ class RankMetrics:
 
 def _within(table: SortedTable, col: int) -> tuple[np.ndarray, np.ndarray]:
     """Mass of column ``col`` strictly before each entry within its group, and the group totals per entry."""
-    bounds = table.bounds()
     m = table.mass[:, col]
     cs = np.cumsum(m)
+    if len(table.groups) == 1:
+        cs -= m
+        return cs, np.array([cs[-1] + m[-1]]) if m.size else np.zeros(1)
+    bounds = table.bounds()
     prefix = np.concatenate([[0.0], cs])
     before = cs - m - prefix[bounds[table.group]]
     totals = prefix[bounds[1:]] - prefix[bounds[:-1]]
@@ -55,11 +58,19 @@ def _within(table: SortedTable, col: int) -> tuple[np.ndarray, np.ndarray]:
 def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> RankMetrics:
     """AUC (with DeLong standard error) and average precision for every group of a two-column score table."""
     n_groups = len(table.groups)
+    single = n_groups == 1
     g = table.group
     neg, pos = table.mass[:, 0], table.mass[:, 1]
     neg_before, n_tot = _within(table, 0)
     pos_before, p_tot = _within(table, 1)
-    P_e, N_e = p_tot[g], n_tot[g]
+
+    def per_entry(x: np.ndarray) -> np.ndarray:
+        return x[0] if single else x[g]  # type: ignore[no-any-return]
+
+    def gsum(x: np.ndarray) -> np.ndarray:
+        return np.array([x.sum()]) if single else np.bincount(g, weights=x, minlength=n_groups)
+
+    P_e, N_e = per_entry(p_tot), per_entry(n_tot)
     if frequency_weights:
         m_eff, n_eff = p_tot.copy(), n_tot.copy()
     else:
@@ -68,27 +79,27 @@ def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> Rank
         defined = (p_tot > 0) & (n_tot > 0)
         v10 = (neg_before + 0.5 * neg) / N_e  # placement of positives at this score
         v01 = (P_e - pos_before - pos + 0.5 * pos) / P_e  # placement of negatives at this score
-        auc = np.bincount(g, weights=pos * v10, minlength=n_groups) / p_tot
-        s10 = np.bincount(g, weights=pos * (v10 - auc[g]) ** 2, minlength=n_groups) / p_tot
-        s01 = np.bincount(g, weights=neg * (v01 - auc[g]) ** 2, minlength=n_groups) / n_tot
+        auc = gsum(pos * v10) / p_tot
+        s10 = gsum(pos * (v10 - per_entry(auc)) ** 2) / p_tot
+        s01 = gsum(neg * (v01 - per_entry(auc)) ** 2) / n_tot
         s10 *= m_eff / (m_eff - 1)
         s01 *= n_eff / (n_eff - 1)
         auc_se = np.sqrt(s10 / m_eff + s01 / n_eff)
         tp = P_e - pos_before
         fp = N_e - neg_before
         precision = np.where(pos > 0, tp / (tp + fp), 0.0)
-        ap = np.bincount(g, weights=pos * precision, minlength=n_groups) / p_tot
+        ap = gsum(pos * precision) / p_tot
         if table.exact:
             auc_bound = np.zeros(n_groups)
             ap_bound = np.zeros(n_groups)
         else:
-            auc_bound = 0.5 * np.bincount(g, weights=pos * neg, minlength=n_groups) / (p_tot * n_tot)
+            auc_bound = 0.5 * gsum(pos * neg) / (p_tot * n_tot)
             tp_above, fp_above = tp - pos, fp - neg
             hi = np.where(pos > 0, (tp_above + pos) / (tp_above + pos + fp_above), 0.0)
             lo_den = tp_above + fp_above + neg
             lo = np.where((pos > 0) & (lo_den > 0), tp_above / np.where(lo_den > 0, lo_den, 1.0), 0.0)
-            ap_hi = np.bincount(g, weights=pos * hi, minlength=n_groups) / p_tot
-            ap_lo = np.bincount(g, weights=pos * lo, minlength=n_groups) / p_tot
+            ap_hi = gsum(pos * hi) / p_tot
+            ap_lo = gsum(pos * lo) / p_tot
             ap_bound = np.maximum(ap - ap_lo, ap_hi - ap)
     nan = np.full(n_groups, np.nan)
     return RankMetrics(

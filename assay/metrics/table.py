@@ -139,13 +139,31 @@ class SortedTable:
         group, key, mass = _coalesce(self.group, key, self.mass)
         return SortedTable(self.n_mass, self.groups, group, key, mass, self.sq, shift, self.cap)
 
+    def _entries_at(self, shift: int) -> int:
+        """Most entries any group would hold on the grid coarsened to ``shift``."""
+        key = self.key >> (shift - self.shift)
+        new = np.empty(key.size, dtype=bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        new[1:] |= self.group[1:] != self.group[:-1]
+        return int(np.bincount(self.group[new], minlength=len(self.groups)).max(initial=0))
+
     def _compacted(self) -> SortedTable:
+        """The table on the finest grid where no group exceeds ``cap`` entries (binary search on the shift)."""
         if self.cap is None or self.group.size == 0:
             return self
-        table = self
-        while np.bincount(table.group, minlength=len(table.groups)).max(initial=0) > self.cap:
-            table = table.coarsened(table.shift + 1)
-        return table
+        if np.bincount(self.group, minlength=len(self.groups)).max(initial=0) <= self.cap:
+            return self
+        lo, hi = self.shift, self.shift + 1
+        while hi < 64 and self._entries_at(hi) > self.cap:
+            lo, hi = hi, min(64, self.shift + 2 * (hi - self.shift))
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._entries_at(mid) > self.cap:
+                lo = mid
+            else:
+                hi = mid
+        return self.coarsened(hi)
 
     # -- reading --------------------------------------------------------------------------------------------------
     @property
@@ -189,7 +207,10 @@ def _coalesce(group: np.ndarray, key: np.ndarray, mass: np.ndarray) -> tuple[np.
     if new.all():
         return group, key, mass
     starts = np.flatnonzero(new)
-    return group[starts], key[starts], np.add.reduceat(mass, starts, axis=0)
+    summed = np.empty((starts.size, mass.shape[1]))
+    for c in range(mass.shape[1]):
+        summed[:, c] = np.add.reduceat(np.ascontiguousarray(mass[:, c]), starts)
+    return group[starts], key[starts], summed
 
 
 def _from_rows(
@@ -208,6 +229,10 @@ def _from_rows(
     n = values.shape[0]
     if n == 0:
         return SortedTable.empty(n_mass, cap=cap, groups=group_keys)
+    if weight is None and n_mass == 2 and order is None and (codes is None or n_groups == 1):
+        fast = _from_rows_unweighted(values, column, group_keys, shift, cap)
+        if fast is not None:
+            return fast
     if order is None:
         order = np.argsort(values)
     if codes is not None and n_groups > 1:
@@ -247,4 +272,39 @@ def _from_rows(
     w2 = None if weight is None else weight * weight
     sq = np.bincount(cell, weights=w2, minlength=n_groups * n_mass).astype(np.float64).reshape(n_groups, n_mass)
     table = SortedTable(n_mass, group_keys, g_sorted[starts], key[starts], mass, sq, shift, cap)
+    return table._compacted()
+
+
+_KEY_LIMIT = np.int64(1 << 62)
+
+
+def _from_rows_unweighted(
+    values: np.ndarray, column: np.ndarray, group_keys: GroupKeys, shift: int, cap: int | None
+) -> SortedTable | None:
+    """One group, unit weights, two mass columns: sort ``key * 2 + column`` (a plain sort, no argsort).
+
+    Returns ``None`` when the keys do not leave a spare bit (scores of magnitude 2 or more).
+    """
+    key = float_to_key(values)
+    if shift:
+        key >>= shift
+    if key.min() < -_KEY_LIMIT or key.max() >= _KEY_LIMIT:
+        return None
+    key <<= 1
+    key |= column.astype(np.int64, copy=False)
+    key.sort()
+    n = key.size
+    base = key >> 1
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(base[1:], base[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    total = np.diff(np.append(starts, n)).astype(np.float64)
+    pos = np.add.reduceat(key & 1, starts).astype(np.float64)
+    mass = np.column_stack([total - pos, pos])
+    counts = np.bincount(column.astype(np.int64, copy=False), minlength=2).astype(np.float64)[:2]
+    g = len(group_keys)
+    sq = np.zeros((g, 2))
+    sq[0] = counts
+    table = SortedTable(2, group_keys, np.zeros(starts.size, np.int64), base[starts], mass, sq, shift, cap)
     return table._compacted()
