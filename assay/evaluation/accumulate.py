@@ -93,7 +93,7 @@ def update_bundle(
             np.clip(p_true, eps, 1 - eps, out=p_true)
             loss = -np.log(p_true)
             brier = (y - s) ** 2
-            out = replace(out, means=bundle.means.update(np.column_stack([loss, brier]), w, **kw))
+            out = replace(out, means=bundle.means.update([loss, brier], w, **kw))
         if bundle.calibration is not None:
             out = replace(out, calibration=bundle.calibration.update(s, batch.y.astype(np.float64), w, **kw))
     elif config.task == "multiclass" and batch.proba is not None:
@@ -102,7 +102,7 @@ def update_bundle(
         eps = np.finfo(np.float64).eps
         rows = np.arange(n)
         loss = -np.log(np.clip(proba[rows, batch.y], eps, 1 - eps))
-        out = replace(out, means=bundle.means.update(loss[:, None], w, **kw))  # type: ignore[union-attr]
+        out = replace(out, means=bundle.means.update([loss], w, **kw))  # type: ignore[union-attr]
         top = np.argmax(proba, axis=1)
         conf = proba[rows, top]
         correct = (top == batch.y).astype(np.float64)

@@ -102,17 +102,19 @@ def disparities(
             reasons["demographic_parity_ratio"] = "no group has a positive prediction: the ratio is 0/0"
     reps: dict[str, np.ndarray] = {}
     if len(keys) >= 2:
-        rng = np.random.default_rng(seed)
         sq = state.sq[present]
         totals = c.reshape(len(keys), 4).sum(axis=1)
         n_eff = totals if frequency else kish_ess(totals, sq.reshape(len(keys), 4).sum(axis=1))
         probs = c.reshape(len(keys), 4) / totals[:, None]
+        # each group draws from its own generator, keyed by the seed and the group's value: the intervals do not
+        # depend on the order in which groups were met
         draws = np.stack(
-            [rng.multinomial(max(round(float(n)), 1), p, size=replicates) for n, p in zip(n_eff, probs,
-                                                                                             strict=True)],
+            [np.random.default_rng([seed, _key_seed(key)]).multinomial(max(round(float(n)), 1), p, size=replicates)
+             for key, n, p in zip(keys, n_eff, probs, strict=True)],
             axis=1,
         ).astype(np.float64)  # (replicates, groups, 4)
-        reps = _disparity(_rates(draws.reshape(replicates, len(keys), 2, 2)))
+        rep_rates = _rates(draws.reshape(replicates, len(keys), 2, 2))
+        reps = _witness_replicates(rates, rep_rates)
     alpha = 2 * (1 - _ndtr(z))
     for name in DISPARITIES:
         value = float(point[name]) if len(keys) >= 2 else float("nan")
@@ -125,9 +127,52 @@ def disparities(
             r = reps[name][np.isfinite(reps[name])]
             if r.size > 1:
                 lo, hi = np.quantile(r, [alpha / 2, 1 - alpha / 2])
+                if name.endswith("difference"):
+                    lo, hi = max(float(lo), 0.0), max(float(hi), 0.0)
+                else:
+                    lo, hi = min(max(float(lo), 0.0), 1.0), min(max(float(hi), 0.0), 1.0)
                 entry.update(ci_low=float(lo), ci_high=float(hi), se=float(r.std(ddof=1)))
         out[name] = entry
     return out
+
+
+def _witness_replicates(rates: dict[str, np.ndarray], rep: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Replicates of each disparity on the pair of groups (and the rate) that attain it in the data.
+
+    Resampling ``max - min`` itself gives a percentile interval biased upwards (the maximum of noisy rates), whose
+    lower bound can exceed a near-zero observed disparity; following the observed pair keeps the interval centred on
+    the estimate. Differences are then floored at 0 and ratios capped at 1 by the caller.
+    """
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+
+        def pair(name: str) -> tuple[int, int]:
+            r = np.where(np.isnan(rates[name]), -np.inf, rates[name])
+            lo = np.where(np.isnan(rates[name]), np.inf, rates[name])
+            return int(np.argmax(r)), int(np.argmin(lo))
+
+        def diff(name: str) -> tuple[float, np.ndarray]:
+            hi, lo = pair(name)
+            return float(rates[name][hi] - rates[name][lo]), rep[name][:, hi] - rep[name][:, lo]
+
+        def ratio(name: str) -> tuple[float, np.ndarray]:
+            hi, lo = pair(name)
+            point = rates[name][lo] / rates[name][hi] if rates[name][hi] > 0 else np.nan
+            return float(point), rep[name][:, lo] / rep[name][:, hi]
+
+        out["demographic_parity_difference"] = diff("selection_rate")[1]
+        out["demographic_parity_ratio"] = ratio("selection_rate")[1]
+        (dt, rt), (df, rf) = diff("tpr"), diff("fpr")
+        out["equalized_odds_difference"] = rt if dt >= df else rf
+        (qt, rtq), (qf, rfq) = ratio("tpr"), ratio("fpr")
+        out["equalized_odds_ratio"] = rtq if (qt <= qf or np.isnan(qf)) else rfq
+    return out
+
+
+def _key_seed(key: object) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "little")
 
 
 def _ndtr(z: float) -> float:

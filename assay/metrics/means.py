@@ -41,26 +41,32 @@ class MeanState:
 
     def update(
         self,
-        values: np.ndarray,
+        values: np.ndarray | list[np.ndarray],
         sample_weight: np.ndarray | None = None,
         *,
         codes: np.ndarray | None = None,
         group_keys: GroupKeys = OVERALL,
     ) -> MeanState:
-        """Add rows: ``values`` has one column per name."""
+        """Add rows: ``values`` has one column per name (a 2-D array, or a list of 1-D arrays)."""
+        columns = list(values.T) if isinstance(values, np.ndarray) else values
         g = len(group_keys)
-        idx = np.zeros(values.shape[0], np.int64) if codes is None else codes
+        n = columns[0].shape[0]
+        idx = codes if codes is not None else None
         w = sample_weight
-        rows = np.bincount(idx, minlength=g)
-        sw = rows.astype(np.float64) if w is None else np.bincount(idx, weights=w, minlength=g)
-        sw2 = sw if w is None else np.bincount(idx, weights=w * w, minlength=g)
+        def total(x: np.ndarray | None) -> np.ndarray:
+            if idx is None:  # one group: plain sums, no bincount
+                return np.array([float(n) if x is None else float(x.sum())])
+            return np.bincount(idx, weights=x, minlength=g).astype(np.float64)
+
+        rows = np.array([n]) if idx is None else np.bincount(idx, minlength=g)
+        sw = rows.astype(np.float64) if w is None else total(w)
+        sw2 = sw if w is None else total(w * w)
         s1 = np.empty((g, len(self.names)))
         s2 = np.empty((g, len(self.names)))
-        for j in range(len(self.names)):
-            x = values[:, j]
+        for j, x in enumerate(columns):
             wx = x if w is None else w * x
-            s1[:, j] = np.bincount(idx, weights=wx, minlength=g)
-            s2[:, j] = np.bincount(idx, weights=wx * x, minlength=g)
+            s1[:, j] = total(wx)
+            s2[:, j] = total(wx * x)
         batch = MeanState(self.names, group_keys, rows, sw, sw2, s1, s2)
         return self.merge(batch) if self.groups else batch
 

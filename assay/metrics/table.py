@@ -299,9 +299,9 @@ def _from_rows_unweighted(
     new[0] = True
     np.not_equal(base[1:], base[:-1], out=new[1:])
     starts = np.flatnonzero(new)
-    total = np.diff(np.append(starts, n)).astype(np.float64)
-    pos = np.add.reduceat(key & 1, starts).astype(np.float64)
-    mass = np.column_stack([total - pos, pos])
+    mass = np.empty((starts.size, 2))
+    mass[:, 1] = np.add.reduceat(key & 1, starts)
+    np.subtract(np.diff(starts, append=n), mass[:, 1], out=mass[:, 0])
     counts = np.bincount(column.astype(np.int64, copy=False), minlength=2).astype(np.float64)[:2]
     g = len(group_keys)
     sq = np.zeros((g, 2))
