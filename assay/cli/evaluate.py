@@ -41,8 +41,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--missing-label", default="drop", choices=["drop", "error"],
                    help="rows without a label: drop and count them (default) or fail")
     p.add_argument("--bins", type=int, default=10, help="calibration bins (default 10)")
-    p.add_argument("--max-distinct-scores", type=int, default=1 << 22,
-                   help="cap of the exact score table per group when streaming; 0 = no cap (default 4194304)")
+    p.add_argument("--max-distinct-scores", type=int, default=1 << 20,
+                   help="streaming: most entries of a score table (all groups together) before its grid is "
+                   "coarsened; 0 = no cap (default 1048576)")
     p.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows per chunk when streaming a file")
     p.add_argument("--model-name")
     p.add_argument("--model-version")

@@ -145,7 +145,7 @@ class Accumulator:
             return
         grouped = len(self.groupings) > 1
         order = (np.argsort(batch.score) if grouped and self.config.task == "binary" and batch.score is not None
-                 else None)
+                 and batch.weight is not None else None)  # unweighted tables sort without an argsort
         for grouping in self.groupings:
             if grouping == OVERALL_GROUPING:
                 codes, keys = None, OVERALL

@@ -8,7 +8,7 @@ from typing import Any
 from assay.errors import ConfigError
 from assay.metrics import registry
 
-DEFAULT_MAX_DISTINCT = 1 << 22
+DEFAULT_MAX_DISTINCT = 1 << 20
 
 
 @dataclass(frozen=True)

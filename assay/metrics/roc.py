@@ -50,7 +50,7 @@ def _within(table: SortedTable, col: int) -> tuple[np.ndarray, np.ndarray]:
         return cs, np.array([cs[-1] + m[-1]]) if m.size else np.zeros(1)
     bounds = table.bounds()
     prefix = np.concatenate([[0.0], cs])
-    before = cs - m - prefix[bounds[table.group]]
+    before = cs - m - np.repeat(prefix[bounds[:-1]], np.diff(bounds))
     totals = prefix[bounds[1:]] - prefix[bounds[:-1]]
     return before, totals
 
@@ -64,8 +64,10 @@ def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> Rank
     neg_before, n_tot = _within(table, 0)
     pos_before, p_tot = _within(table, 1)
 
+    counts = None if single else np.diff(table.bounds())
+
     def per_entry(x: np.ndarray) -> np.ndarray:
-        return x[0] if single else x[g]  # type: ignore[no-any-return]
+        return x[0] if single else np.repeat(x, counts)
 
     def gsum(x: np.ndarray) -> np.ndarray:
         return np.array([x.sum()]) if single else np.bincount(g, weights=x, minlength=n_groups)

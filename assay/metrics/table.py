@@ -5,7 +5,7 @@ Each entry is a distinct *key* of a value within a group, with ``M`` mass column
 positive weight at that score). Keys are the IEEE-754 bits of the value made order-preserving as integers, so the
 table sorts as the values do, whatever their range (logits and margins included).
 
-While the table is exact (``shift == 0``) every distinct value has its own entry. When a group would exceed ``cap``
+While the table is exact (``shift == 0``) every distinct value has its own entry. When the table would exceed ``cap``
 entries, the keys are coarsened by dropping their lowest ``shift`` bits: neighbouring values share a bucket, which is
 a relative-precision grid (like DDSketch), identical on every machine, so coarsened tables still merge exactly.
 Metrics computed from a coarsened table report an error bound derived from the masses in shared buckets.
@@ -64,7 +64,8 @@ class SortedTable:
         mass: float64 ``(entries, M)`` weighted mass per column.
         sq: float64 ``(groups, M)`` sum of squared weights per group and column (for effective sample sizes).
         shift: number of low key bits dropped (0 = exact).
-        cap: most entries a group may hold before the keys are coarsened (``None`` = never coarsen).
+        cap: most entries the table may hold (all groups together) before the keys are coarsened (``None`` =
+            never coarsen).
     """
 
     n_mass: int
@@ -140,19 +141,18 @@ class SortedTable:
         return SortedTable(self.n_mass, self.groups, group, key, mass, self.sq, shift, self.cap)
 
     def _entries_at(self, shift: int) -> int:
-        """Most entries any group would hold on the grid coarsened to ``shift``."""
+        """Entries the table would hold on the grid coarsened to ``shift``."""
         key = self.key >> (shift - self.shift)
         new = np.empty(key.size, dtype=bool)
         new[0] = True
         np.not_equal(key[1:], key[:-1], out=new[1:])
         new[1:] |= self.group[1:] != self.group[:-1]
-        return int(np.bincount(self.group[new], minlength=len(self.groups)).max(initial=0))
+        return int(np.count_nonzero(new))
 
     def _compacted(self) -> SortedTable:
-        """The table on the finest grid where no group exceeds ``cap`` entries (binary search on the shift)."""
-        if self.cap is None or self.group.size == 0:
-            return self
-        if np.bincount(self.group, minlength=len(self.groups)).max(initial=0) <= self.cap:
+        """The table on the finest grid where it holds at most ``cap`` entries (all groups together; a binary
+        search on the shift), so a state's memory is bounded whatever the number of rows or groups."""
+        if self.cap is None or self.group.size <= self.cap:
             return self
         lo, hi = self.shift, self.shift + 1
         while hi < 64 and self._entries_at(hi) > self.cap:
@@ -229,8 +229,8 @@ def _from_rows(
     n = values.shape[0]
     if n == 0:
         return SortedTable.empty(n_mass, cap=cap, groups=group_keys)
-    if weight is None and n_mass == 2 and order is None and (codes is None or n_groups == 1):
-        fast = _from_rows_unweighted(values, column, group_keys, shift, cap)
+    if weight is None and n_mass == 2 and order is None:
+        fast = _from_rows_unweighted(values, column, None if n_groups == 1 else codes, group_keys, shift, cap)
         if fast is not None:
             return fast
     if order is None:
@@ -279,9 +279,11 @@ _KEY_LIMIT = np.int64(1 << 62)
 
 
 def _from_rows_unweighted(
-    values: np.ndarray, column: np.ndarray, group_keys: GroupKeys, shift: int, cap: int | None
+    values: np.ndarray, column: np.ndarray, codes: np.ndarray | None, group_keys: GroupKeys, shift: int,
+    cap: int | None,
 ) -> SortedTable | None:
-    """One group, unit weights, two mass columns: sort ``key * 2 + column`` (a plain sort, no argsort).
+    """Unit weights, two mass columns: sort ``key * 2 + column`` with a plain sort (no argsort of floats); with
+    groups, a stable radix sort of the small group codes first, then a plain sort within each group's slice.
 
     Returns ``None`` when the keys do not leave a spare bit (scores of magnitude 2 or more).
     """
@@ -292,19 +294,32 @@ def _from_rows_unweighted(
         return None
     key <<= 1
     key |= column.astype(np.int64, copy=False)
-    key.sort()
     n = key.size
+    g_count = len(group_keys)
+    if codes is None:
+        key.sort()
+        g_sorted = None
+    else:
+        order = np.argsort(_smallest_int(codes, g_count), kind="stable")
+        key = key[order]
+        sizes = np.bincount(codes, minlength=g_count)
+        edges = np.concatenate([[0], np.cumsum(sizes)])
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            if b - a > 1:
+                key[a:b].sort()
+        g_sorted = np.repeat(np.arange(g_count, dtype=np.int64), sizes)
     base = key >> 1
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(base[1:], base[:-1], out=new[1:])
+    if g_sorted is not None:
+        new[1:] |= g_sorted[1:] != g_sorted[:-1]
     starts = np.flatnonzero(new)
     mass = np.empty((starts.size, 2))
     mass[:, 1] = np.add.reduceat(key & 1, starts)
     np.subtract(np.diff(starts, append=n), mass[:, 1], out=mass[:, 0])
-    counts = np.bincount(column.astype(np.int64, copy=False), minlength=2).astype(np.float64)[:2]
-    g = len(group_keys)
-    sq = np.zeros((g, 2))
-    sq[0] = counts
-    table = SortedTable(2, group_keys, np.zeros(starts.size, np.int64), base[starts], mass, sq, shift, cap)
+    cell = column.astype(np.int64, copy=False) if codes is None else codes.astype(np.int64) * 2 + column
+    sq = np.bincount(cell, minlength=g_count * 2).astype(np.float64)[: g_count * 2].reshape(g_count, 2)
+    group = np.zeros(starts.size, np.int64) if g_sorted is None else g_sorted[starts]
+    table = SortedTable(2, group_keys, group, base[starts], mass, sq, shift, cap)
     return table._compacted()
