@@ -64,7 +64,7 @@ def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> Rank
     neg_before, n_tot = _within(table, 0)
     pos_before, p_tot = _within(table, 1)
 
-    counts = None if single else np.diff(table.bounds())
+    counts = np.diff(table.bounds())
 
     def per_entry(x: np.ndarray) -> np.ndarray:
         return x[0] if single else np.repeat(x, counts)

@@ -17,6 +17,7 @@ Metrics computed from a coarsened table report an error bound derived from the m
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -304,7 +305,7 @@ def _from_rows_unweighted(
         key = key[order]
         sizes = np.bincount(codes, minlength=g_count)
         edges = np.concatenate([[0], np.cumsum(sizes)])
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
+        for a, b in itertools.pairwise(edges.tolist()):
             if b - a > 1:
                 key[a:b].sort()
         g_sorted = np.repeat(np.arange(g_count, dtype=np.int64), sizes)
