@@ -39,11 +39,13 @@ class RegressionState:
     zero_labels: np.ndarray  # (G,) rows with y_true == 0
     max_error: np.ndarray  # (G,)
     abs_errors: SortedTable
+    y_min: np.ndarray  # (G,) smallest label of a row with weight > 0 (constant labels leave R² undefined)
+    y_max: np.ndarray  # (G,)
 
     @classmethod
     def empty(cls, *, cap: int | None = None) -> RegressionState:
         return cls((), float("nan"), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros((0, N_SUMS)),
-                   np.zeros(0, np.int64), np.zeros(0), SortedTable.empty(1, cap=cap))
+                   np.zeros(0, np.int64), np.zeros(0), SortedTable.empty(1, cap=cap), np.zeros(0), np.zeros(0))
 
     def update(
         self,
@@ -59,7 +61,12 @@ class RegressionState:
         w = sample_weight
         anchor = self.anchor
         if np.isnan(anchor):
-            anchor = float(np.average(y_true, weights=w)) if y_true.size else 0.0
+            if y_true.size == 0:
+                anchor = 0.0
+            elif w is not None and w.sum() > 0:
+                anchor = float(np.average(y_true, weights=w))
+            else:
+                anchor = float(y_true.mean())
         e = y_pred - y_true
         u = y_true - anchor
         ae = np.abs(e)
@@ -76,30 +83,35 @@ class RegressionState:
         rows = np.bincount(idx, minlength=g)
         sw = rows.astype(np.float64) if w is None else np.bincount(idx, weights=w, minlength=g)
         sw2 = sw if w is None else np.bincount(idx, weights=w * w, minlength=g)
-        zeros = np.bincount(idx, weights=zero, minlength=g).astype(np.int64)
+        live = np.ones(y_true.shape[0], dtype=bool) if w is None else w > 0  # weight-0 rows count for nothing
+        zeros = np.bincount(idx, weights=zero & live, minlength=g).astype(np.int64)
         mx = np.zeros(g)
-        np.maximum.at(mx, idx, ae)
+        np.maximum.at(mx, idx[live], ae[live])
+        y_min = np.full(g, np.inf)
+        y_max = np.full(g, -np.inf)
+        np.minimum.at(y_min, idx[live], y_true[live])
+        np.maximum.at(y_max, idx[live], y_true[live])
         table = SortedTable.empty(1, cap=self.abs_errors.cap).update(
             ae, np.zeros(ae.shape[0], np.int64), w, codes=codes, group_keys=group_keys
         )
-        batch = RegressionState(group_keys, anchor, rows, sw, sw2, sums, zeros, mx, table)
+        batch = RegressionState(group_keys, anchor, rows, sw, sw2, sums, zeros, mx, table, y_min, y_max)
         return self.merge(batch) if self.groups else batch
 
     def rebased(self, anchor: float) -> RegressionState:
         """The same state with label sums expanded around another anchor."""
         if anchor == self.anchor or not self.groups:
             return RegressionState(self.groups, anchor, self.rows, self.sw, self.sw2, self.sums, self.zero_labels,
-                                   self.max_error, self.abs_errors)
+                                   self.max_error, self.abs_errors, self.y_min, self.y_max)
         d = self.anchor - anchor  # u_new = u_old + d
         s = self.sums.copy()
-        pw = [self.sw, s[:, U1], s[:, U2], s[:, U3], s[:, U4]]  # sum w u^k, k = 0..4
+        pw = [self.sw, s[:, U1].copy(), s[:, U2].copy(), s[:, U3].copy(), s[:, U4].copy()]  # sum w u^k
         new = [sum(comb(k, i) * pw[i] * d ** (k - i) for i in range(k + 1)) for k in range(5)]
-        e2u = [s[:, E2], s[:, E2U1], s[:, E2U2]]
+        e2u = [s[:, E2].copy(), s[:, E2U1].copy(), s[:, E2U2].copy()]
         s[:, U1], s[:, U2], s[:, U3], s[:, U4] = new[1], new[2], new[3], new[4]
         s[:, E2U1] = e2u[1] + d * e2u[0]
         s[:, E2U2] = e2u[2] + 2 * d * e2u[1] + d * d * e2u[0]
         return RegressionState(self.groups, anchor, self.rows, self.sw, self.sw2, s, self.zero_labels,
-                               self.max_error, self.abs_errors)
+                               self.max_error, self.abs_errors, self.y_min, self.y_max)
 
     def merge(self, other: RegressionState) -> RegressionState:
         if not other.groups:
@@ -117,9 +129,16 @@ class RegressionState:
             return scatter(x, ia, size) + scatter(y, ib, size)
 
         mx = np.maximum(scatter(a.max_error, ia, size), scatter(b.max_error, ib, size))
+
+        def extreme(x: np.ndarray, y: np.ndarray, fill: float, fn: np.ufunc) -> np.ndarray:
+            left, right = np.full(size, fill), np.full(size, fill)
+            left[ia], right[ib] = x, y
+            return fn(left, right)  # type: ignore[no-any-return]
+
         return RegressionState(groups, anchor, add(a.rows, b.rows), add(a.sw, b.sw), add(a.sw2, b.sw2),
                                add(a.sums, b.sums), add(a.zero_labels, b.zero_labels), mx,
-                               a.abs_errors.merge(b.abs_errors))
+                               a.abs_errors.merge(b.abs_errors), extreme(a.y_min, b.y_min, np.inf, np.minimum),
+                               extreme(a.y_max, b.y_max, -np.inf, np.maximum))
 
     def metrics(self, z: float, *, frequency: bool = False) -> dict[str, Estimate]:
         g = len(self.groups)
@@ -160,7 +179,7 @@ class RegressionState:
             var_if = e4c / B**2 - 2 * (A / B**3) * cross + (A**2 / B**4) * y4c
             r2_se = np.sqrt(np.maximum(var_if, 0.0) * corr / n_eff)
             r2_lo, r2_hi = normal(r2, r2_se, z, -np.inf, 1.0)
-            constant = has & (B <= 1e-15 * np.maximum(m[:, U2], 1e-300))
+            constant = has & (self.y_min >= self.y_max)
             r2 = np.where(constant, np.nan, r2)
             r2_est = Estimate(r2, r2_se, r2_lo, r2_hi, rows, "delta",
                               reasons_from([(~has, "no rows"), (constant, "the labels are constant: R² is "
@@ -204,14 +223,15 @@ class RegressionState:
 
     def to_bytes(self) -> bytes:
         arrays = {"rows": self.rows, "sw": self.sw, "sw2": self.sw2, "sums": self.sums, "zero": self.zero_labels,
-                  "max": self.max_error, "table": np.frombuffer(self.abs_errors.to_bytes(), np.uint8)}
+                  "max": self.max_error, "table": np.frombuffer(self.abs_errors.to_bytes(), np.uint8),
+                  "y_min": self.y_min, "y_max": self.y_max}
         return _serial.dump("regression", 1, {"groups": list(self.groups), "anchor": self.anchor}, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RegressionState:
         h, a = _serial.load(data, "regression", 1)
         return cls(tuple(h["groups"]), h["anchor"], a["rows"], a["sw"], a["sw2"], a["sums"], a["zero"], a["max"],
-                   SortedTable.from_bytes(a["table"].tobytes()))
+                   SortedTable.from_bytes(a["table"].tobytes()), a["y_min"], a["y_max"])
 
 
 def _align_table(t: SortedTable, groups: GroupKeys) -> SortedTable:
