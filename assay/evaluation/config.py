@@ -59,6 +59,9 @@ class EvalConfig:
             raise bad("--score-kind", "'probability' or 'margin'", self.score_kind, "use one of those")
         if self.k < 1:
             raise bad("--k", "a positive integer", self.k, "use e.g. --k 10")
+        if self.max_distinct_scores is not None and self.max_distinct_scores < 2:
+            raise bad("--max-distinct-scores", "at least 2 (or 0 for no cap)", self.max_distinct_scores,
+                      "use the default 1048576, or 0 to keep every distinct score")
         if self.bins < 1:
             raise bad("--bins", "a positive integer", self.bins, "use e.g. 10")
         if self.task == "binary" and self.score is None and self.prediction is None:

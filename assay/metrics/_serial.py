@@ -48,3 +48,12 @@ def load(data: bytes, kind: str, version: int) -> tuple[dict[str, Any], dict[str
 def keys_to_json(keys: tuple[Any, ...]) -> list[Any]:
     """Group keys as JSON values (they are already str, int, float, bool or None)."""
     return list(keys)
+
+
+def keys_from_json(keys: list[Any]) -> tuple[Any, ...]:
+    """Group keys back from JSON: lists (JSON's tuples) become tuples again."""
+
+    def back(k: Any) -> Any:
+        return tuple(back(v) for v in k) if isinstance(k, list) else k
+
+    return tuple(back(k) for k in keys)

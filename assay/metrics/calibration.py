@@ -104,7 +104,6 @@ class CalibrationState:
             ece = np.abs(self.sy - self.sp).sum(axis=1) / total
         ece = np.where(total > 0, ece, np.nan)
         n_eff = total if frequency else kish_ess(total, self.sw2.sum(axis=1))
-        rng = np.random.default_rng(seed)
         alpha = _alpha(z)
         lo, hi, se = (np.full(len(self.groups), np.nan) for _ in range(3))
         for g in np.flatnonzero(total > 0):
@@ -113,6 +112,10 @@ class CalibrationState:
             filled = self.sw[g] > 0
             conf = np.where(filled, self.sp[g] / np.where(filled, self.sw[g], 1.0), 0.0)
             rate = np.clip(np.where(filled, self.sy[g] / np.where(filled, self.sw[g], 1.0), 0.0), 0.0, 1.0)
+            # each group draws from its own generator, keyed by its own bin weights (rounded, so that float sums in
+            # another order give the same key): the interval is a function of
+            # the group's rows and the seed, whatever the other groups or their order
+            rng = np.random.default_rng([seed, _key_seed(np.round(self.sw[g], 6).tobytes())])
             counts = rng.multinomial(n, mass, size=replicates)
             hits = rng.binomial(counts, rate)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -149,7 +152,13 @@ class CalibrationState:
     @classmethod
     def from_bytes(cls, data: bytes) -> CalibrationState:
         h, a = _serial.load(data, "calibration", 1)
-        return cls(h["bins"], tuple(h["groups"]), a["rows"], a["sw"], a["sw2"], a["sp"], a["sy"])
+        return cls(h["bins"], _serial.keys_from_json(h["groups"]), a["rows"], a["sw"], a["sw2"], a["sp"], a["sy"])
+
+
+def _key_seed(key: object) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "little")
 
 
 def _alpha(z: float) -> float:

@@ -87,4 +87,4 @@ class ConfusionState:
     @classmethod
     def from_bytes(cls, data: bytes) -> ConfusionState:
         h, a = _serial.load(data, "confusion", 1)
-        return cls(h["n_classes"], tuple(h["groups"]), a["counts"], a["sq"], a["rows"])
+        return cls(h["n_classes"], _serial.keys_from_json(h["groups"]), a["counts"], a["sq"], a["rows"])

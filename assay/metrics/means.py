@@ -111,4 +111,5 @@ class MeanState:
     @classmethod
     def from_bytes(cls, data: bytes) -> MeanState:
         h, a = _serial.load(data, "means", 1)
-        return cls(tuple(h["names"]), tuple(h["groups"]), a["rows"], a["sw"], a["sw2"], a["s1"], a["s2"])
+        groups = _serial.keys_from_json(h["groups"])
+        return cls(tuple(h["names"]), groups, a["rows"], a["sw"], a["sw2"], a["s1"], a["s2"])

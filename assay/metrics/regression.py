@@ -133,7 +133,8 @@ class RegressionState:
         def extreme(x: np.ndarray, y: np.ndarray, fill: float, fn: np.ufunc) -> np.ndarray:
             left, right = np.full(size, fill), np.full(size, fill)
             left[ia], right[ib] = x, y
-            return fn(left, right)  # type: ignore[no-any-return]
+            out: np.ndarray = fn(left, right)
+            return out
 
         return RegressionState(groups, anchor, add(a.rows, b.rows), add(a.sw, b.sw), add(a.sw2, b.sw2),
                                add(a.sums, b.sums), add(a.zero_labels, b.zero_labels), mx,
@@ -230,7 +231,8 @@ class RegressionState:
     @classmethod
     def from_bytes(cls, data: bytes) -> RegressionState:
         h, a = _serial.load(data, "regression", 1)
-        return cls(tuple(h["groups"]), h["anchor"], a["rows"], a["sw"], a["sw2"], a["sums"], a["zero"], a["max"],
+        return cls(_serial.keys_from_json(h["groups"]), h["anchor"], a["rows"], a["sw"], a["sw2"], a["sums"],
+                   a["zero"], a["max"],
                    SortedTable.from_bytes(a["table"].tobytes()), a["y_min"], a["y_max"])
 
 

@@ -18,6 +18,7 @@ Everything is vectorised over groups: one pass of cumulative sums over the table
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,14 +45,19 @@ class RankMetrics:
 def _within(table: SortedTable, col: int) -> tuple[np.ndarray, np.ndarray]:
     """Mass of column ``col`` strictly before each entry within its group, and the group totals per entry."""
     m = table.mass[:, col]
-    cs = np.cumsum(m)
     if len(table.groups) == 1:
+        cs = np.cumsum(m)
         cs -= m
         return cs, np.array([cs[-1] + m[-1]]) if m.size else np.zeros(1)
+    # a running total per group: one shared total would let a heavy group's rounding swamp a light one
     bounds = table.bounds()
-    prefix = np.concatenate([[0.0], cs])
-    before = cs - m - np.repeat(prefix[bounds[:-1]], np.diff(bounds))
-    totals = prefix[bounds[1:]] - prefix[bounds[:-1]]
+    before = np.empty_like(m)
+    totals = np.zeros(len(table.groups))
+    for g, (a, b) in enumerate(itertools.pairwise(bounds.tolist())):
+        if b > a:
+            part = np.cumsum(m[a:b])
+            totals[g] = part[-1]
+            np.subtract(part, m[a:b], out=before[a:b])
     return before, totals
 
 

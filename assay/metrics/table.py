@@ -81,6 +81,9 @@ class SortedTable:
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
     def empty(cls, n_mass: int, *, cap: int | None = None, groups: GroupKeys = ()) -> SortedTable:
+        if cap is not None and cap < 2:
+            raise StateError(f"sorted table: expected a cap of at least 2 entries, found {cap}. A coarsened grid "
+                             "still keeps negative and positive values apart, so it needs two entries at least")
         return cls(
             n_mass=n_mass,
             groups=groups,
@@ -194,7 +197,8 @@ class SortedTable:
     @classmethod
     def from_bytes(cls, data: bytes) -> SortedTable:
         h, a = _serial.load(data, "sorted-table", 1)
-        return cls(h["n_mass"], tuple(h["groups"]), a["group"], a["key"], a["mass"], a["sq"], h["shift"], h["cap"])
+        return cls(h["n_mass"], _serial.keys_from_json(h["groups"]), a["group"], a["key"], a["mass"], a["sq"],
+                   h["shift"], h["cap"])
 
 
 def _coalesce(group: np.ndarray, key: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -268,6 +272,9 @@ def _from_rows(
     else:
         for c in range(n_mass):
             mass[:, c] = np.add.reduceat(np.where(col_sorted == c, w_sorted, 0.0), starts)
+        live = mass.any(axis=1)  # rows of weight 0 count for nothing and take no room
+        if not live.all():
+            starts, mass = starts[live], mass[live]
     all_codes = np.zeros(n, np.int64) if codes is None else codes
     cell = all_codes * n_mass + column
     w2 = None if weight is None else weight * weight

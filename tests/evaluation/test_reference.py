@@ -242,9 +242,7 @@ def test_binary_calibration_and_curves_match_references(kind: str, weighted: boo
     for b, m, c, h in zip(bins, mass, conf, hits, strict=True):
         if m > 0:
             assert (b["mean_predicted"], b["observed"]) == (ref(c / m), ref(h / m))
-            # 1e-12 slack: at a rate of exactly 0 or 1 the Wilson bound misses it by rounding (see
-            # tests/metrics/test_classification.py::test_wilson_interval_contains_a_rate_of_zero_or_one)
-            assert b["ci_low"] - 1e-12 <= b["observed"] <= b["ci_high"] + 1e-12
+            assert b["ci_low"] <= b["observed"] <= b["ci_high"]
         else:
             assert b["mean_predicted"] is None and b["observed"] is None
     assert doc["calibration"]["ece"] == ref(ece_reference(s, y, w))
@@ -468,12 +466,57 @@ def test_every_input_format_and_chunked_parquet_give_the_in_memory_run(task: str
             assert_same_run(found, expected, exact)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_row_order_does_not_change_the_run(task: str) -> None:
+    """The rows reversed (groups and segments met in another order): the same run, intervals included."""
+    data, options = task_case(task, weighted=False)
+    reverse = {k: v[::-1] for k, v in data.items()}
+    expected = assay.evaluate(data, **options).to_dict()
+    assert_same_run(assay.evaluate(reverse, **options).to_dict(), expected, COUNTING[task])
+
+
 def test_chunked_parquet_of_binary_matches_scikit_learn(tmp_path: Any) -> None:
     data = binary_data("random", seed=34, n=300, weighted=True)
     path = tmp_path / "scores.parquet"
     pq.write_table(pa.table(data), path)
     doc = assay.evaluate(str(path), task="binary", label="y", score="s", weight="w", chunk_rows=37).to_dict()
     assert_matches(doc["metrics"], sk_binary(data["y"], data["s"], data["w"]))
+
+
+# --- frequency weights, and options that cannot work ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_integer_frequency_weights_equal_repeated_rows(task: str) -> None:
+    """``weight_kind="frequency"`` with integer weights is the evaluation of the rows repeated: values and
+    intervals (every n_eff is the weight total). ``n`` stays the count of rows read."""
+    data, options = task_case(task, weighted=False)
+    rng = np.random.default_rng(36)
+    w = rng.integers(1, 4, len(data["seg"]))
+    repeated = {k: np.repeat(v, w) for k, v in data.items()}
+    weighted = {**data, "w": w.astype(np.float64)}
+    expected = assay.evaluate(repeated, **options).to_dict()
+    found = assay.evaluate(weighted, weight="w", weight_kind="frequency", **options).to_dict()
+    got = {(where, name): e for where, name, e in entries(found)}
+    for where, name, e in entries(expected):
+        for field in ("value", "ci_low", "ci_high", "se"):
+            a, b = got[(where, name)].get(field), e.get(field)
+            assert (a is None) == (b is None), (where, name, field)
+            if a is not None:
+                assert a == pytest.approx(b, abs=1e-9, rel=1e-9), (where, name, field)
+    assert found["dataset"]["rows"] == len(data["seg"]) and expected["dataset"]["rows"] == int(w.sum())
+
+
+def test_a_cap_on_distinct_scores_below_two_is_rejected(tmp_path: Any) -> None:
+    """``max_distinct_scores`` of -1, or of 1 with margins of both signs, cannot be met by coarsening: evaluate
+    must reject it with a ConfigError (it used to coarsen forever; now it shifts the keys by their whole width
+    and reports a table over its cap)."""
+    path = tmp_path / "margins.parquet"
+    pq.write_table(pa.table({"y": [0, 1, 1, 0], "s": [-1.0, 2.0, 0.5, -0.2]}), path)
+    for cap in (-1, 1):
+        with pytest.raises(assay.ConfigError):
+            assay.evaluate(str(path), task="binary", label="y", score="s", score_kind="margin",
+                           max_distinct_scores=cap, chunk_rows=2)
 
 
 # --- undefined metrics -----------------------------------------------------------------------------------------
