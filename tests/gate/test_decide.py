@@ -236,3 +236,22 @@ def test_github_actions_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert codes[0] == 0 and codes[1] in (0, 1, 3)
     for out in ("candidate.json", "report.html", "gate.md", "gate.xml"):
         assert (tmp_path / out).exists()
+
+
+def test_gate_against_the_promoted_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """assay runs add + promote, then assay gate --baseline @promoted; without a promoted run: exit 2."""
+    rng = np.random.default_rng(5)
+    c, b, cp, bp = _paired_runs(tmp_path, rng, 800, 0.8, 0.02, 0.02)
+    home = tmp_path / "store"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("checks:\n  - {metric: accuracy, max_drop: 0.2}\n")
+    assert main(["gate", str(cp), "--baseline", "@promoted", "--policy", str(policy), "--home", str(home)]) == 2
+    assert "no promoted run yet" in capsys.readouterr().err
+    assert main(["runs", "add", str(bp), "--home", str(home)]) == 0
+    assert main(["runs", "promote", b["run_id"], "--home", str(home)]) == 0
+    capsys.readouterr()
+    code = main(["gate", str(cp), "--baseline", "@promoted", "--policy", str(policy), "--home", str(home),
+                 "--json", str(tmp_path / "g.json")])
+    assert code == 0
+    decisions = json.loads((tmp_path / "g.json").read_text())
+    assert decisions["baseline"]["run_id"] == b["run_id"]
