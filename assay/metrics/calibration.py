@@ -29,13 +29,18 @@ from assay.stats.intervals import kish_ess, wilson
 
 
 def bin_index(confidence: np.ndarray, bins: int) -> np.ndarray:
-    """Bin of each confidence as ``numpy.histogram`` assigns it on ``[0, 1]``."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    # numpy.histogram's own method: a multiplication, then a correction against the float edges
-    idx = (confidence * bins).astype(np.intp)
+    """Bin of each confidence as ``numpy.histogram`` assigns it on ``[0, 1]``.
+
+    ``floor(c * bins)`` is right except within rounding of an edge (``linspace`` edges are not exact multiples);
+    only those few values are placed by a search of the edges, as ``numpy.histogram`` itself corrects them.
+    """
+    scaled = confidence * bins
+    idx = scaled.astype(np.intp)
     np.clip(idx, 0, bins - 1, out=idx)
-    idx -= confidence < edges[idx]
-    idx += (confidence >= edges[idx + 1]) & (idx < bins - 1)
+    near = np.flatnonzero(np.abs(scaled - np.rint(scaled)) < 1e-6)
+    if near.size:
+        edges = np.linspace(0.0, 1.0, bins + 1)
+        idx[near] = np.clip(np.searchsorted(edges, confidence[near], side="right") - 1, 0, bins - 1)
     return idx
 
 

@@ -78,6 +78,9 @@ def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> Rank
     def gsum(x: np.ndarray) -> np.ndarray:
         return np.array([x.sum()]) if single else np.bincount(g, weights=x, minlength=n_groups)
 
+    def gsum_dot(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.array([np.dot(w, x)]) if single else np.bincount(g, weights=w * x, minlength=n_groups)
+
     P_e, N_e = per_entry(p_tot), per_entry(n_tot)
     if frequency_weights:
         m_eff, n_eff = p_tot.copy(), n_tot.copy()
@@ -85,18 +88,22 @@ def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> Rank
         m_eff, n_eff = kish_ess(p_tot, table.sq[:, 1]), kish_ess(n_tot, table.sq[:, 0])
     with np.errstate(divide="ignore", invalid="ignore"):
         defined = (p_tot > 0) & (n_tot > 0)
-        v10 = (neg_before + 0.5 * neg) / N_e  # placement of positives at this score
-        v01 = (P_e - pos_before - pos + 0.5 * pos) / P_e  # placement of negatives at this score
-        auc = gsum(pos * v10) / p_tot
-        s10 = gsum(pos * (v10 - per_entry(auc)) ** 2) / p_tot
-        s01 = gsum(neg * (v01 - per_entry(auc)) ** 2) / n_tot
+        # placements: positives at a score beat the negatives below it (ties count half), and vice versa
+        v10 = neg_before + 0.5 * neg
+        v10 /= N_e
+        v01 = pos_before + 0.5 * pos
+        np.subtract(P_e, v01, out=v01)
+        v01 /= P_e
+        auc = gsum_dot(pos, v10) / p_tot
+        # weighted variances of the placements, from sums of squares (placements lie in [0, 1])
+        s10 = np.maximum(gsum_dot(pos, v10 * v10) / p_tot - auc * auc, 0.0)
+        s01 = np.maximum(gsum_dot(neg, v01 * v01) / n_tot - auc * auc, 0.0)
         s10 *= m_eff / (m_eff - 1)
         s01 *= n_eff / (n_eff - 1)
         auc_se = np.sqrt(s10 / m_eff + s01 / n_eff)
-        tp = P_e - pos_before
+        tp = P_e - pos_before  # mass at or above each score (every entry has mass, so tp + fp > 0)
         fp = N_e - neg_before
-        precision = np.where(pos > 0, tp / (tp + fp), 0.0)
-        ap = gsum(pos * precision) / p_tot
+        ap = gsum_dot(pos, tp / (tp + fp)) / p_tot
         if table.exact:
             auc_bound = np.zeros(n_groups)
             ap_bound = np.zeros(n_groups)
