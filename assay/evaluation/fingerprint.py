@@ -85,7 +85,10 @@ class Fingerprint:
     def update(self, ids: object | None, labels: object, weights: np.ndarray | None) -> Fingerprint:
         if ids is None and weights is None and isinstance(labels, np.ndarray) and labels.dtype.kind in "iub":
             # rows differ only by label: hash each distinct label once and weight it by its count
-            values, counts = np.unique(labels, return_counts=True)
+            low = int(labels.min()) if labels.size else 0
+            counts = np.bincount((labels - low).astype(np.intp, copy=False)) if labels.size else np.zeros(0, np.intp)
+            values = np.flatnonzero(counts) + low
+            counts = counts[counts > 0]
             part = Fingerprint(with_ids=False)._update(None, values, None, _counts=counts)
             return self.merge(part)
         return self._update(ids, labels, weights)

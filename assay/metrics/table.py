@@ -180,6 +180,8 @@ class SortedTable:
 
     def bounds(self) -> np.ndarray:
         """``(groups + 1)`` offsets: the entries of group ``g`` are ``bounds[g]:bounds[g + 1]``."""
+        if len(self.groups) == 1:
+            return np.array([0, self.key.size])
         counts = np.bincount(self.group, minlength=len(self.groups))
         return np.concatenate([[0], np.cumsum(counts)])
 
@@ -295,7 +297,10 @@ def _from_rows_unweighted(
 
     Returns ``None`` when the keys do not leave a spare bit (scores of magnitude 2 or more).
     """
-    key = float_to_key(values)
+    if values.min() >= 0:  # non-negative floats sort as their bits: no transform needed
+        key = np.add(values, 0.0).view(np.int64)  # a copy, with -0.0 made 0.0
+    else:
+        key = float_to_key(values)
     if shift:
         key >>= shift
     if key.min() < -_KEY_LIMIT or key.max() >= _KEY_LIMIT:
@@ -328,6 +333,6 @@ def _from_rows_unweighted(
     np.subtract(np.diff(starts, append=n), mass[:, 1], out=mass[:, 0])
     cell = column.astype(np.int64, copy=False) if codes is None else codes.astype(np.int64) * 2 + column
     sq = np.bincount(cell, minlength=g_count * 2).astype(np.float64)[: g_count * 2].reshape(g_count, 2)
-    group = np.zeros(starts.size, np.int64) if g_sorted is None else g_sorted[starts]
+    group = np.zeros(starts.size, np.int64) if g_sorted is None else g_sorted[starts]  # calloc: untouched pages
     table = SortedTable(2, group_keys, group, base[starts], mass, sq, shift, cap)
     return table._compacted()
