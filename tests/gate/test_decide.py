@@ -241,7 +241,7 @@ def test_github_actions_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_gate_against_the_promoted_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """assay runs add + promote, then assay gate --baseline @promoted; without a promoted run: exit 2."""
     rng = np.random.default_rng(5)
-    c, b, cp, bp = _paired_runs(tmp_path, rng, 800, 0.8, 0.02, 0.02)
+    _, b, cp, bp = _paired_runs(tmp_path, rng, 800, 0.8, 0.02, 0.02)
     home = tmp_path / "store"
     policy = tmp_path / "policy.yaml"
     policy.write_text("checks:\n  - {metric: accuracy, max_drop: 0.2}\n")
