@@ -36,8 +36,9 @@ def bin_index(confidence: np.ndarray, bins: int) -> np.ndarray:
     """
     scaled = confidence * bins
     idx = scaled.astype(np.intp)
+    scaled -= idx  # the fractional part: near 0 or 1 means near an edge
+    near = np.flatnonzero((scaled < 1e-6) | (scaled > 1 - 1e-6))
     np.clip(idx, 0, bins - 1, out=idx)
-    near = np.flatnonzero(np.abs(scaled - np.rint(scaled)) < 1e-6)
     if near.size:
         edges = np.linspace(0.0, 1.0, bins + 1)
         idx[near] = np.clip(np.searchsorted(edges, confidence[near], side="right") - 1, 0, bins - 1)

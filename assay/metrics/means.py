@@ -64,6 +64,10 @@ class MeanState:
         s1 = np.empty((g, len(self.names)))
         s2 = np.empty((g, len(self.names)))
         for j, x in enumerate(columns):
+            if idx is None and w is None:  # one group, unit weights: no temporaries
+                s1[0, j] = x.sum()
+                s2[0, j] = np.dot(x, x)
+                continue
             wx = x if w is None else w * x
             s1[:, j] = total(wx)
             s2[:, j] = total(wx * x)

@@ -306,7 +306,7 @@ def _from_rows_unweighted(
     if key.min() < -_KEY_LIMIT or key.max() >= _KEY_LIMIT:
         return None
     key <<= 1
-    key |= column.astype(np.int64, copy=False)
+    np.bitwise_or(key, column, out=key, casting="unsafe")  # the label in the spare bit (cast chunk by chunk)
     n = key.size
     g_count = len(group_keys)
     if codes is None:
@@ -328,11 +328,14 @@ def _from_rows_unweighted(
     if g_sorted is not None:
         new[1:] |= g_sorted[1:] != g_sorted[:-1]
     starts = np.flatnonzero(new)
+    del new
+    keys_out = base[starts]
+    np.bitwise_and(key, 1, out=base)  # reuse the buffer: the positive bit of each row
     mass = np.empty((starts.size, 2))
-    mass[:, 1] = np.add.reduceat(key & 1, starts)
+    mass[:, 1] = np.add.reduceat(base, starts)
     np.subtract(np.diff(starts, append=n), mass[:, 1], out=mass[:, 0])
     cell = column.astype(np.int64, copy=False) if codes is None else codes.astype(np.int64) * 2 + column
     sq = np.bincount(cell, minlength=g_count * 2).astype(np.float64)[: g_count * 2].reshape(g_count, 2)
     group = np.zeros(starts.size, np.int64) if g_sorted is None else g_sorted[starts]  # calloc: untouched pages
-    table = SortedTable(2, group_keys, group, base[starts], mass, sq, shift, cap)
+    table = SortedTable(2, group_keys, group, keys_out, mass, sq, shift, cap)
     return table._compacted()
