@@ -75,7 +75,7 @@ def dict_to_arrow(source: Mapping[Any, Any], label: str) -> pa.Table:
                 )
             )
         try:
-            arrays[key] = value if isinstance(value, pa.Array | pa.ChunkedArray) else pa.array(value)
+            arrays[key] = value if isinstance(value, pa.Array | pa.ChunkedArray) else _numpy_to_arrow(value)
         except (*ARROW_ERRORS, TypeError, ValueError) as exc:
             raise ColumnError(
                 message(
@@ -108,3 +108,16 @@ def frame_error(exc: BaseException, label: str) -> str:
         found=f"values pyarrow cannot convert ({text})",
         fix="give the column a single type, e.g. df[col].astype(str) or pd.to_numeric(df[col])",
     )
+
+
+def _numpy_to_arrow(value: Any) -> pa.Array:
+    """A 1-D NumPy array of numbers as an Arrow array without a copy (and without pyarrow importing pandas, which
+    ``pa.array`` does to inspect its argument); anything else through ``pa.array``."""
+    import numpy as np
+
+    if (isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iuf"
+            and value.dtype.byteorder in "=|" and value.flags.c_contiguous):
+        if value.dtype.kind == "f" and np.isnan(value).any():
+            return pa.array(value, from_pandas=False)
+        return pa.Array.from_buffers(pa.from_numpy_dtype(value.dtype), len(value), [None, pa.py_buffer(value)])
+    return pa.array(value)

@@ -65,7 +65,7 @@ def to_float(
             )
         )
     nulls = null_mask(values)
-    out = np.asarray(pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+    out = np.asarray(_to_numpy(pc.cast(values, pa.float64(), safe=False)), dtype=np.float64)
     if not out.flags.writeable:
         out = out.copy()
     bad = ~np.isfinite(out)
@@ -96,7 +96,24 @@ def null_mask(array: ArrowColumn) -> np.ndarray:
     >>> null_mask(pa.chunked_array([[1, None], [None]]))
     array([False,  True,  True])
     """
-    return np.asarray(pc.is_null(array).to_numpy(zero_copy_only=False), dtype=bool)
+    if array.null_count == 0:
+        return np.zeros(len(array), dtype=bool)
+    # through int8: a boolean Arrow array's to_numpy goes through pyarrow's pandas layer (and imports pandas)
+    return np.asarray(_to_numpy(pc.cast(pc.is_null(array), pa.int8())), dtype=bool)
+
+
+def _to_numpy(array: ArrowColumn) -> np.ndarray:
+    """NumPy values of a numeric Arrow column, without a trip through pandas (a chunked array's ``to_numpy`` takes
+    pyarrow's pandas path, which imports pandas and copies)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    kind = array.type
+    if array.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        # fixed-width numbers without nulls: a view of the values buffer (to_numpy would import pandas)
+        dtype = np.dtype(kind.to_pandas_dtype())
+        buffer = array.buffers()[1]
+        return np.frombuffer(buffer, dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize)
+    return array.to_numpy(zero_copy_only=False)
 
 
 def to_codes(array: ArrowColumn, *, column: str, source: str) -> tuple[np.ndarray, list[Any]]:

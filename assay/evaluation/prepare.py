@@ -311,5 +311,6 @@ def _equals(column: pa.Array | pa.ChunkedArray, value: Any) -> np.ndarray:
         hit = pc.equal(column, pa.scalar(value, column.type))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         hit = pc.equal(pc.cast(column, pa.string()), pa.scalar(str(value)))
+    hit = pc.cast(hit, pa.int8())  # int8, not bool: a boolean to_numpy goes through pyarrow's pandas layer
     arr = hit.to_numpy(zero_copy_only=False) if isinstance(hit, pa.Array) else hit.to_numpy()
     return np.asarray(arr, dtype=np.int8)
