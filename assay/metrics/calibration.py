@@ -23,7 +23,7 @@ import numpy as np
 
 from assay.errors import StateError
 from assay.metrics import _serial
-from assay.metrics._groups import OVERALL, GroupKeys, align, scatter
+from assay.metrics._groups import OVERALL, GroupKeys, GroupSums, align, scatter
 from assay.metrics.estimate import Estimate, reasons_from
 from assay.stats.intervals import kish_ess, wilson
 
@@ -77,11 +77,12 @@ class CalibrationState:
             cell = cell + codes.astype(np.int64) * b
         size = g * b
         w = sample_weight
-        rows = np.bincount(cell, minlength=size)
-        sw = rows.astype(np.float64) if w is None else np.bincount(cell, weights=w, minlength=size)
-        sw2 = sw if w is None else np.bincount(cell, weights=w * w, minlength=size)
-        sp = np.bincount(cell, weights=confidence if w is None else w * confidence, minlength=size)
-        sy = np.bincount(cell, weights=outcome if w is None else w * outcome, minlength=size)
+        sums = GroupSums(cell, size)  # pairwise sums per cell: merged chunks agree with the whole to a few ulps
+        rows = sums.count()
+        sw = rows.astype(np.float64) if w is None else sums.sum(w)
+        sw2 = sw if w is None else sums.sum(w * w)
+        sp = sums.sum(confidence if w is None else w * confidence)
+        sy = sums.sum(outcome if w is None else w * outcome)
         shape = (g, b)
         batch = CalibrationState(
             b, group_keys, rows.reshape(shape), sw.reshape(shape), sw2.reshape(shape), sp.reshape(shape),

@@ -17,7 +17,7 @@ import numpy as np
 
 from assay.errors import StateError
 from assay.metrics import _serial
-from assay.metrics._groups import OVERALL, GroupKeys, align, scatter
+from assay.metrics._groups import OVERALL, GroupKeys, GroupSums, align, scatter
 from assay.metrics.estimate import Estimate, reasons_from
 from assay.stats.intervals import kish_ess, normal
 
@@ -53,12 +53,14 @@ class MeanState:
         n = columns[0].shape[0]
         idx = codes if codes is not None else None
         w = sample_weight
-        def total(x: np.ndarray | None) -> np.ndarray:
-            if idx is None:  # one group: plain sums, no bincount
-                return np.array([float(n) if x is None else float(x.sum())])
-            return np.bincount(idx, weights=x, minlength=g).astype(np.float64)
+        sums = None if idx is None else GroupSums(idx, g)
 
-        rows = np.array([n]) if idx is None else np.bincount(idx, minlength=g)
+        def total(x: np.ndarray | None) -> np.ndarray:
+            if sums is None:  # one group: plain (pairwise) sums
+                return np.array([float(n) if x is None else float(x.sum())])
+            return sums.count().astype(np.float64) if x is None else sums.sum(x)
+
+        rows = np.array([n]) if sums is None else sums.count()
         sw = rows.astype(np.float64) if w is None else total(w)
         sw2 = sw if w is None else total(w * w)
         s1 = np.empty((g, len(self.names)))

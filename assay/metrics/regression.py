@@ -18,7 +18,7 @@ import numpy as np
 
 from assay.errors import StateError
 from assay.metrics import _serial
-from assay.metrics._groups import OVERALL, GroupKeys, align, scatter
+from assay.metrics._groups import OVERALL, GroupKeys, GroupSums, align, scatter
 from assay.metrics.estimate import Estimate, reasons_from
 from assay.metrics.table import SortedTable, key_to_float
 from assay.stats.intervals import kish_ess, normal
@@ -77,12 +77,13 @@ class RegressionState:
         e2 = e * e
         u2 = u * u
         cols = [e, e2, ae, e2 * e2, u, u2, u2 * u, u2 * u2, e2 * u, e2 * u2, ape, ape * ape]
+        grouped = GroupSums(idx, g)  # pairwise sums per group: merged chunks agree with the whole to a few ulps
         sums = np.empty((g, N_SUMS))
         for j, col in enumerate(cols):
-            sums[:, j] = np.bincount(idx, weights=col if w is None else w * col, minlength=g)
-        rows = np.bincount(idx, minlength=g)
-        sw = rows.astype(np.float64) if w is None else np.bincount(idx, weights=w, minlength=g)
-        sw2 = sw if w is None else np.bincount(idx, weights=w * w, minlength=g)
+            sums[:, j] = grouped.sum(col if w is None else w * col)
+        rows = grouped.count()
+        sw = rows.astype(np.float64) if w is None else grouped.sum(w)
+        sw2 = sw if w is None else grouped.sum(w * w)
         live = np.ones(y_true.shape[0], dtype=bool) if w is None else w > 0  # weight-0 rows count for nothing
         zeros = np.bincount(idx, weights=zero & live, minlength=g).astype(np.int64)
         mx = np.zeros(g)
