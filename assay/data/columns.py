@@ -126,6 +126,9 @@ def to_codes(array: ArrowColumn, *, column: str, source: str) -> tuple[np.ndarra
     >>> codes.tolist(), values
     ([0, 1, 2, 0], [True, None, False])
     """
+    fast = _dictionary_codes(array)
+    if fast is not None:
+        return fast
     values = _decoded(array)
     try:
         encoded = pc.dictionary_encode(values, null_encoding="encode")
@@ -152,6 +155,25 @@ def to_codes(array: ArrowColumn, *, column: str, source: str) -> tuple[np.ndarra
         dictionary = encoded.dictionary
         codes = encoded.indices.to_numpy(zero_copy_only=False)
     return codes.astype(np.int64), dictionary.to_pylist()
+
+
+def _dictionary_codes(array: ArrowColumn) -> tuple[np.ndarray, list[Any]] | None:
+    """Codes straight from a dictionary column's indices (no decoding and re-encoding), when it has one chunk (or
+    chunks sharing one dictionary), no nulls and distinct dictionary values; ``None`` otherwise. Dictionary entries
+    no row uses are dropped, so every value returned occurs."""
+    if not pa.types.is_dictionary(array.type) or array.null_count:
+        return None
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    if not chunks or any(not c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]):
+        return None
+    dictionary = chunks[0].dictionary
+    if pc.count_distinct(dictionary).as_py() != len(dictionary) or dictionary.null_count:
+        return None
+    indices = np.concatenate([_to_numpy(c.indices) for c in chunks]).astype(np.intp, copy=False)
+    used = np.bincount(indices, minlength=len(dictionary)) > 0
+    lut = np.cumsum(used) - 1
+    values = dictionary.to_pylist()
+    return lut[indices].astype(np.int64), [v for v, u in zip(values, used, strict=True) if u]
 
 
 def _decoded(array: ArrowColumn) -> ArrowColumn:
