@@ -81,6 +81,11 @@ def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> Rank
     def gsum_dot(w: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.array([np.dot(w, x)]) if single else np.bincount(g, weights=w * x, minlength=n_groups)
 
+    def gsum3(w: np.ndarray, x: np.ndarray) -> np.ndarray:  # sum of w x², without a temporary in one group
+        if single:
+            return np.array([np.einsum("i,i,i->", w, x, x)])
+        return np.bincount(g, weights=w * x * x, minlength=n_groups)
+
     P_e, N_e = per_entry(p_tot), per_entry(n_tot)
     if frequency_weights:
         m_eff, n_eff = p_tot.copy(), n_tot.copy()
@@ -89,21 +94,31 @@ def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> Rank
     with np.errstate(divide="ignore", invalid="ignore"):
         defined = (p_tot > 0) & (n_tot > 0)
         # placements: positives at a score beat the negatives below it (ties count half), and vice versa
-        v10 = neg_before + 0.5 * neg
+        # (computed in place where possible: at 10M distinct scores every temporary costs fresh pages)
+        v10 = np.multiply(neg, 0.5)
+        v10 += neg_before
         v10 /= N_e
-        v01 = pos_before + 0.5 * pos
+        v01 = np.multiply(pos, 0.5)
+        v01 += pos_before
         np.subtract(P_e, v01, out=v01)
         v01 /= P_e
         auc = gsum_dot(pos, v10) / p_tot
         # weighted variances of the placements, from sums of squares (placements lie in [0, 1])
-        s10 = np.maximum(gsum_dot(pos, v10 * v10) / p_tot - auc * auc, 0.0)
-        s01 = np.maximum(gsum_dot(neg, v01 * v01) / n_tot - auc * auc, 0.0)
+        s10 = np.maximum(gsum3(pos, v10) / p_tot - auc * auc, 0.0)
+        s01 = np.maximum(gsum3(neg, v01) / n_tot - auc * auc, 0.0)
         s10 *= m_eff / (m_eff - 1)
         s01 *= n_eff / (n_eff - 1)
         auc_se = np.sqrt(s10 / m_eff + s01 / n_eff)
-        tp = P_e - pos_before  # mass at or above each score (every entry has mass, so tp + fp > 0)
-        fp = N_e - neg_before
-        ap = gsum_dot(pos, tp / (tp + fp)) / p_tot
+        if table.exact:  # tp, fp in the buffers of the cumulative masses, the precision in v01's
+            tp = np.subtract(P_e, pos_before, out=pos_before)  # mass at or above each score (never 0 + 0)
+            fp = np.subtract(N_e, neg_before, out=neg_before)
+            precision = np.add(tp, fp, out=v01)
+            np.divide(tp, precision, out=precision)
+        else:
+            tp = P_e - pos_before
+            fp = N_e - neg_before
+            precision = tp / (tp + fp)
+        ap = gsum_dot(pos, precision) / p_tot
         if table.exact:
             auc_bound = np.zeros(n_groups)
             ap_bound = np.zeros(n_groups)
