@@ -331,11 +331,18 @@ def _from_rows_unweighted(
     del new
     keys_out = base[starts]
     np.bitwise_and(key, 1, out=base)  # reuse the buffer: the positive bit of each row
+    del key
     mass = np.empty((starts.size, 2))
-    mass[:, 1] = np.add.reduceat(base, starts)
-    np.subtract(np.diff(starts, append=n), mass[:, 1], out=mass[:, 0])
-    cell = column.astype(np.int64, copy=False) if codes is None else codes.astype(np.int64) * 2 + column
-    sq = np.bincount(cell, minlength=g_count * 2).astype(np.float64)[: g_count * 2].reshape(g_count, 2)
+    np.add.reduceat(base, starts, out=mass[:, 1])
+    np.subtract(starts[1:], starts[:-1], out=mass[:-1, 0])  # rows per entry, then less the positives
+    mass[-1, 0] = n - starts[-1]
+    mass[:, 0] -= mass[:, 1]
+    if codes is None:  # unit weights: squared weights are counts
+        positives = float(np.count_nonzero(column))
+        sq = np.array([[column.size - positives, positives]])
+    else:
+        cell = codes.astype(np.int64) * 2 + column
+        sq = np.bincount(cell, minlength=g_count * 2).astype(np.float64)[: g_count * 2].reshape(g_count, 2)
     group = np.zeros(starts.size, np.int64) if g_sorted is None else g_sorted[starts]  # calloc: untouched pages
     table = SortedTable(2, group_keys, group, keys_out, mass, sq, shift, cap)
     return table._compacted()
