@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from assay.errors import InputError
+from assay.metrics.classification import BINARY_CELL_METRICS
 from assay.stats.paired import Difference, joint_cell_bootstrap, paired_delong, paired_mean, tango
 
 
@@ -70,26 +71,6 @@ def _np(t: pa.Table, name: str) -> np.ndarray:
     return np.asarray(t.column(name).to_numpy(), dtype=np.float64)
 
 
-def _cells_metric(name: str) -> Any:
-    def f(c: np.ndarray) -> np.ndarray:
-        tn, fp, fn, tp = c[..., 0, 0], c[..., 0, 1], c[..., 1, 0], c[..., 1, 1]
-        total = tn + fp + fn + tp
-        return {
-            "accuracy": (tp + tn) / total,
-            "precision": tp / (tp + fp),
-            "recall": tp / (tp + fn),
-            "specificity": tn / (tn + fp),
-            "fpr": fp / (fp + tn),
-            "fnr": fn / (fn + tp),
-            "selection_rate": (tp + fp) / total,
-            "f1": 2 * tp / (2 * tp + fp + fn),
-            "balanced_accuracy": 0.5 * (tp / (tp + fn) + tn / (tn + fp)),
-            "mcc": (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)),
-        }[name]
-
-    return f
-
-
 CELL_METRICS = {"precision", "recall", "specificity", "fpr", "fnr", "selection_rate", "f1", "balanced_accuracy",
                 "mcc"}
 
@@ -136,7 +117,7 @@ def paired_difference(
     if task == "binary" and metric in CELL_METRICS and "prediction" in cols:
         y = _np(joined, "label_bin")
         pa_, pb_ = _np(joined, "prediction"), _np(joined, "prediction__b")
-        fn = _cells_metric(metric)
+        fn = BINARY_CELL_METRICS[metric]
         return joint_cell_bootstrap(y, pa_, pb_, fn, z, weight=w, seed=seed, k=k)
     if task == "binary" and metric == "roc_auc" and "score" in cols and "label_bin" in cols and k == 1.0:
         return paired_delong(_np(joined, "label_bin"), _np(joined, "score"), _np(joined, "score__b"), z, w)

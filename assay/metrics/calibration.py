@@ -23,9 +23,9 @@ import numpy as np
 
 from assay.errors import StateError
 from assay.metrics import _serial
-from assay.metrics._groups import OVERALL, GroupKeys, GroupSums, align, scatter
+from assay.metrics._groups import OVERALL, GroupKeys, GroupSums, align, scatter, stable_seed
 from assay.metrics.estimate import Estimate, reasons_from
-from assay.stats.intervals import kish_ess, wilson
+from assay.stats.intervals import kish_ess, two_sided_alpha, wilson
 
 
 def bin_index(confidence: np.ndarray, bins: int) -> np.ndarray:
@@ -111,7 +111,7 @@ class CalibrationState:
             ece = np.abs(self.sy - self.sp).sum(axis=1) / total
         ece = np.where(total > 0, ece, np.nan)
         n_eff = total if frequency else kish_ess(total, self.sw2.sum(axis=1))
-        alpha = _alpha(z)
+        alpha = two_sided_alpha(z)
         lo, hi, se = (np.full(len(self.groups), np.nan) for _ in range(3))
         for g in np.flatnonzero(total > 0):
             n = max(round(float(n_eff[g])), 1)
@@ -122,7 +122,7 @@ class CalibrationState:
             # each group draws from its own generator, keyed by its own bin weights (rounded, so that float sums in
             # another order give the same key): the interval is a function of
             # the group's rows and the seed, whatever the other groups or their order
-            rng = np.random.default_rng([seed, _key_seed(np.round(self.sw[g], 6).tobytes())])
+            rng = np.random.default_rng([seed, stable_seed(np.round(self.sw[g], 6).tobytes())])
             counts = rng.multinomial(n, mass, size=replicates)
             hits = rng.binomial(counts, rate)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -160,15 +160,3 @@ class CalibrationState:
     def from_bytes(cls, data: bytes) -> CalibrationState:
         h, a = _serial.load(data, "calibration", 1)
         return cls(h["bins"], _serial.keys_from_json(h["groups"]), a["rows"], a["sw"], a["sw2"], a["sp"], a["sy"])
-
-
-def _key_seed(key: object) -> int:
-    import hashlib
-
-    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "little")
-
-
-def _alpha(z: float) -> float:
-    from scipy.special import ndtr
-
-    return float(2 * (1 - ndtr(z)))

@@ -93,19 +93,42 @@ def delta(
 TN, FP, FN, TP = (0, 0), (0, 1), (1, 0), (1, 1)
 
 
-def _f1(p: np.ndarray) -> np.ndarray:
-    tp, fp, fn = p[:, 1, 1], p[:, 0, 1], p[:, 1, 0]
-    return 2 * tp / (2 * tp + fp + fn)
+def _binary_cells(c: np.ndarray) -> dict[str, np.ndarray]:
+    tn, fp, fn, tp = c[..., 0, 0], c[..., 0, 1], c[..., 1, 0], c[..., 1, 1]
+    total = tn + fp + fn + tp
+    recall, specificity = tp / (tp + fn), tn / (tn + fp)
+    return {
+        "accuracy": (tp + tn) / total,
+        "precision": tp / (tp + fp),
+        "recall": recall,
+        "specificity": specificity,
+        "fpr": fp / (fp + tn),
+        "fnr": fn / (fn + tp),
+        "selection_rate": (tp + fp) / total,
+        "f1": 2 * tp / (2 * tp + fp + fn),
+        "balanced_accuracy": 0.5 * (recall + specificity),
+        "mcc": (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)),
+    }
 
 
-def _mcc(p: np.ndarray) -> np.ndarray:
-    tn, fp, fn, tp = p[:, 0, 0], p[:, 0, 1], p[:, 1, 0], p[:, 1, 1]
-    return (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+def _binary_cell_metric(name: str) -> CellFn:
+    def fn(c: np.ndarray) -> np.ndarray:
+        return _binary_cells(c)[name]
+
+    return fn
 
 
-def _balanced_binary(p: np.ndarray) -> np.ndarray:
-    tn, fp, fn, tp = p[:, 0, 0], p[:, 0, 1], p[:, 1, 0], p[:, 1, 1]
-    return 0.5 * (tp / (tp + fn) + tn / (tn + fp))
+BINARY_CELL_METRICS: dict[str, CellFn] = {name: _binary_cell_metric(name) for name in (
+    "accuracy", "precision", "recall", "specificity", "fpr", "fnr", "selection_rate", "f1", "balanced_accuracy",
+    "mcc")}
+"""Binary confusion metrics as functions of cells ``(..., 2, 2)`` (``[true, predicted]``), counts or proportions.
+
+The one definition of each formula: the delta-method intervals here, the fairness rates and the gate's paired
+resampling of joint cells all use it.
+
+>>> round(float(BINARY_CELL_METRICS["f1"](np.array([[5.0, 1.0], [2.0, 4.0]]))), 4)
+0.7273
+"""
 
 
 def binary_metrics(state: ConfusionState, z: float, frequency: bool) -> dict[str, Estimate]:
@@ -131,14 +154,14 @@ def binary_metrics(state: ConfusionState, z: float, frequency: bool) -> dict[str
         [(empty, "no rows"), (no_pos, "no row has the positive label"), (no_neg, "no row has the negative label")],
         size,
     )
-    out["balanced_accuracy"] = delta(state, _balanced_binary, z, frequency, one_class)
-    out["f1"] = delta(
-        state, _f1, z, frequency, reasons_from([(empty, "no rows"), (tp + fp + fn <= 0, "no positive rows and no "
-                                                 "positive predictions: F1 is 0/0")], size)
+    out["balanced_accuracy"] = delta(state, BINARY_CELL_METRICS["balanced_accuracy"], z, frequency, one_class)
+    f1_reasons = reasons_from(
+        [(empty, "no rows"), (tp + fp + fn <= 0, "no positive rows and no positive predictions: F1 is 0/0")], size
     )
+    out["f1"] = delta(state, BINARY_CELL_METRICS["f1"], z, frequency, f1_reasons)
     out["mcc"] = delta(
         state,
-        _mcc,
+        BINARY_CELL_METRICS["mcc"],
         z,
         frequency,
         reasons_from(

@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from assay.metrics._groups import stable_seed
+from assay.metrics.classification import BINARY_CELL_METRICS
 from assay.metrics.confusion import ConfusionState
 from assay.metrics.estimate import _num
-from assay.stats.intervals import kish_ess
+from assay.stats.intervals import kish_ess, two_sided_alpha
 
 RATES = ("selection_rate", "tpr", "fpr", "accuracy")
 DISPARITIES = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
@@ -35,15 +37,9 @@ DISPARITIES = ("demographic_parity_difference", "demographic_parity_ratio", "equ
 
 def _rates(c: np.ndarray) -> dict[str, np.ndarray]:
     """Rates from cells ``(..., 2, 2)``; NaN where undefined."""
-    tn, fp, fn, tp = c[..., 0, 0], c[..., 0, 1], c[..., 1, 0], c[..., 1, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        total = tn + fp + fn + tp
-        return {
-            "selection_rate": (tp + fp) / total,
-            "tpr": tp / (tp + fn),
-            "fpr": fp / (fp + tn),
-            "accuracy": (tp + tn) / total,
-        }
+        return {rate: BINARY_CELL_METRICS[name](c) for rate, name in
+                (("selection_rate", "selection_rate"), ("tpr", "recall"), ("fpr", "fpr"), ("accuracy", "accuracy"))}
 
 
 def _disparity(rates: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -109,13 +105,13 @@ def disparities(
         # each group draws from its own generator, keyed by the seed and the group's value: the intervals do not
         # depend on the order in which groups were met
         draws = np.stack(
-            [np.random.default_rng([seed, _key_seed(key)]).multinomial(max(round(float(n)), 1), p, size=replicates)
+            [np.random.default_rng([seed, stable_seed(key)]).multinomial(max(round(float(n)), 1), p, size=replicates)
              for key, n, p in zip(keys, n_eff, probs, strict=True)],
             axis=1,
         ).astype(np.float64)  # (replicates, groups, 4)
         rep_rates = _rates(draws.reshape(replicates, len(keys), 2, 2))
         reps = _witness_replicates(rates, rep_rates)
-    alpha = 2 * (1 - _ndtr(z))
+    alpha = two_sided_alpha(z)
     for name in DISPARITIES:
         value = float(point[name]) if len(keys) >= 2 else float("nan")
         entry: dict[str, Any] = {"value": _num(value), "ci_low": None, "ci_high": None, "se": None, "n": n_rows,
@@ -167,15 +163,3 @@ def _witness_replicates(rates: dict[str, np.ndarray], rep: dict[str, np.ndarray]
         (qt, rtq), (qf, rfq) = ratio("tpr"), ratio("fpr")
         out["equalized_odds_ratio"] = rtq if (qt <= qf or np.isnan(qf)) else rfq
     return out
-
-
-def _key_seed(key: object) -> int:
-    import hashlib
-
-    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "little")
-
-
-def _ndtr(z: float) -> float:
-    from scipy.special import ndtr
-
-    return float(ndtr(z))

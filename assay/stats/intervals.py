@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-__all__ = ["kish_ess", "logit_normal", "normal", "wilson", "z_value"]
+__all__ = ["kish_ess", "logit_normal", "normal", "two_sided_alpha", "wilson", "z_value"]
 
 
 def z_value(confidence: float) -> float:
@@ -30,6 +30,15 @@ def z_value(confidence: float) -> float:
     1.96
     """
     return float(special.ndtri(0.5 + confidence / 2.0))
+
+
+def two_sided_alpha(z: float) -> float:
+    """The two-sided level that a normal quantile ``z`` stands for (the inverse of :func:`z_value`).
+
+    >>> round(two_sided_alpha(z_value(0.95)), 10)
+    0.05
+    """
+    return float(2 * special.ndtr(-z))
 
 
 def kish_ess(sum_w: np.ndarray | float, sum_w2: np.ndarray | float) -> np.ndarray:

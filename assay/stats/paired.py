@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
-from assay.stats.intervals import kish_ess
+from assay.stats.intervals import kish_ess, two_sided_alpha
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def joint_cell_bootstrap(
         ra, rb = both(draws)
         reps = ra - k * rb
     reps = reps[np.isfinite(reps)]
-    alpha = 2 * stats.norm.sf(z)
+    alpha = two_sided_alpha(z)
     if reps.size < 2 or not np.isfinite(d):
         return Difference(d, float("nan"), float("nan"), float("nan"), int(y.shape[0]), "paired-cell-bootstrap")
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
