@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         items=args.items,
     )
     err = Console(stderr=True)
-    with _progress(err, quiet=args.quiet) as progress:
+    with _Progress(err, quiet=args.quiet) as progress:
         result = evaluate(args.data, task=args.task, label=args.label, progress=progress, **options)
     doc = result.to_dict()
     html = None
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _progress:
+class _Progress:
     """A progress bar on stderr for chunked reading (only on a terminal, and not with --quiet)."""
 
     def __init__(self, console: Any, *, quiet: bool) -> None:

@@ -167,8 +167,11 @@ class IpcReader(FileReader):
         return self._guard(make)
 
 
-class CsvReader(FileReader):
-    kind = "csv"
+class StreamReader(FileReader):
+    """A text format read as a stream (CSV, JSON Lines): the row count is unknown, and an empty file, which pyarrow
+    reports as an error (``empty_error``), is a table of no rows and no columns."""
+
+    empty_error = ""
 
     def __init__(self, path: Path, name: str) -> None:
         super().__init__(path, name)
@@ -177,9 +180,22 @@ class CsvReader(FileReader):
         try:
             self.schema = self._open(None).schema
         except ARROW_ERRORS as exc:
-            if "Empty CSV file" not in str(exc):
+            if self.empty_error not in str(exc):
                 raise self._fail(exc) from exc
             self.empty, self.schema = True, pa.schema([])
+
+    def _open(self, columns: list[str] | None) -> Any:
+        raise NotImplementedError
+
+    def batches(self, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+        if self.empty:
+            return iter(())
+        return self._guard(lambda: self._open(columns))
+
+
+class CsvReader(StreamReader):
+    kind = "csv"
+    empty_error = "Empty CSV file"
 
     def _open(self, columns: list[str] | None) -> Any:
         import pyarrow.csv as csv
@@ -193,26 +209,14 @@ class CsvReader(FileReader):
         )
 
     def batches(self, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-        if self.empty:
-            return iter(())
-        if columns == []:  # an empty include_columns means all columns to pyarrow: convert one, keep none
-            return (batch.select([]) for batch in self._guard(lambda: self._open(self.schema.names[:1])))
-        return self._guard(lambda: self._open(columns))
+        if columns == [] and not self.empty:  # an empty include_columns means all columns to pyarrow: keep none
+            return (batch.select([]) for batch in super().batches(self.schema.names[:1], chunk_rows))
+        return super().batches(columns, chunk_rows)
 
 
-class JsonReader(FileReader):
+class JsonReader(StreamReader):
     kind = "jsonl"
-
-    def __init__(self, path: Path, name: str) -> None:
-        super().__init__(path, name)
-        self.num_rows = None
-        self.empty = False
-        try:
-            self.schema = self._open(None).schema
-        except ARROW_ERRORS as exc:
-            if "Empty JSON stream" not in str(exc):
-                raise self._fail(exc) from exc
-            self.empty, self.schema = True, pa.schema([])
+    empty_error = "Empty JSON stream"
 
     def _open(self, columns: list[str] | None) -> Any:
         import pyarrow.json as json
@@ -226,11 +230,6 @@ class JsonReader(FileReader):
         return json.open_json(
             self.path, read_options=json.ReadOptions(block_size=BLOCK_BYTES), parse_options=parse_options
         )
-
-    def batches(self, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-        if self.empty:
-            return iter(())
-        return self._guard(lambda: self._open(columns))
 
 
 READERS: dict[str, type[FileReader]] = {
