@@ -12,7 +12,7 @@ pandas and polars are not imported here; a frame passed in is converted with its
 """
 
 from assay.data.atomic import atomic_path, atomic_write
-from assay.data.columns import null_mask, to_codes, to_float
+from assay.data.columns import null_mask, to_codes, to_float, to_numpy
 from assay.data.tables import SUPPORTED_EXTENSIONS, TableSource, open_table
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "open_table",
     "to_codes",
     "to_float",
+    "to_numpy",
 ]

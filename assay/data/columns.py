@@ -65,7 +65,7 @@ def to_float(
             )
         )
     nulls = null_mask(values)
-    out = np.asarray(_to_numpy(pc.cast(values, pa.float64(), safe=False)), dtype=np.float64)
+    out = np.asarray(to_numpy(pc.cast(values, pa.float64(), safe=False)), dtype=np.float64)
     if not out.flags.writeable:
         out = out.copy()
     bad = ~np.isfinite(out)
@@ -99,10 +99,10 @@ def null_mask(array: ArrowColumn) -> np.ndarray:
     if array.null_count == 0:
         return np.zeros(len(array), dtype=bool)
     # through int8: a boolean Arrow array's to_numpy goes through pyarrow's pandas layer (and imports pandas)
-    return np.asarray(_to_numpy(pc.cast(pc.is_null(array), pa.int8())), dtype=bool)
+    return np.asarray(to_numpy(pc.cast(pc.is_null(array), pa.int8())), dtype=bool)
 
 
-def _to_numpy(array: ArrowColumn) -> np.ndarray:
+def to_numpy(array: ArrowColumn) -> np.ndarray:
     """NumPy values of a numeric Arrow column, without a trip through pandas (a chunked array's ``to_numpy`` takes
     pyarrow's pandas path, which imports pandas and copies)."""
     if isinstance(array, pa.ChunkedArray):
@@ -169,7 +169,7 @@ def _dictionary_codes(array: ArrowColumn) -> tuple[np.ndarray, list[Any]] | None
     dictionary = chunks[0].dictionary
     if pc.count_distinct(dictionary).as_py() != len(dictionary) or dictionary.null_count:
         return None
-    indices = np.concatenate([_to_numpy(c.indices) for c in chunks]).astype(np.intp, copy=False)
+    indices = np.concatenate([to_numpy(c.indices) for c in chunks]).astype(np.intp, copy=False)
     used = np.bincount(indices, minlength=len(dictionary)) > 0
     lut = np.cumsum(used) - 1
     values = dictionary.to_pylist()

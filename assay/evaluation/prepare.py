@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.data.columns import null_mask, to_codes, to_float
+from assay.data.columns import null_mask, to_codes, to_float, to_numpy
 from assay.errors import ColumnError, message
 from assay.evaluation.config import EvalConfig
 
@@ -307,6 +307,10 @@ def _coerce(value: Any, arrow_type: pa.DataType) -> Any:
 
 
 def _equals(column: pa.Array | pa.ChunkedArray, value: Any) -> np.ndarray:
+    kind = column.type
+    if column.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and isinstance(
+            value, (int, float)):
+        return (to_numpy(column) == value).astype(np.int8)  # NumPy: pyarrow's scalar path would import pandas
     try:
         hit = pc.equal(column, pa.scalar(value, column.type))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
