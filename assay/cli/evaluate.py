@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from assay.cli._progress import ReadProgress
 from assay.errors import ConfigError
 
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         items=args.items,
     )
     err = Console(stderr=True)
-    with _Progress(err, quiet=args.quiet) as progress:
+    with ReadProgress(err, quiet=args.quiet) as progress:
         result = evaluate(args.data, task=args.task, label=args.label, progress=progress, **options)
     doc = result.to_dict()
     html = None
@@ -97,32 +98,3 @@ def run(args: argparse.Namespace) -> int:
             if path:
                 console.print(f"[dim]{label}:[/] {path}")
     return 0
-
-
-class _Progress:
-    """A progress bar on stderr for chunked reading (only on a terminal, and not with --quiet)."""
-
-    def __init__(self, console: Any, *, quiet: bool) -> None:
-        self.console = console
-        self.enabled = not quiet and console.is_terminal
-        self.bar: Any = None
-        self.task: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=self.console, transient=True)
-        self.bar.__enter__()
-        self.task = self.bar.add_task("rows", total=None)
-
-        def update(rows: int, total: int | None) -> None:
-            self.bar.update(self.task, completed=rows, total=total)
-
-        return update
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)

@@ -25,13 +25,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assay.cli import demo, evaluate, gate, importer, runs
+    from assay.cli import demo, drift, evaluate, gate, importer, runs
 
     parser = _Parser(prog="assay", description="Evaluate machine-learning models before and after they ship.")
     parser.add_argument("--version", action="version", version=f"assay {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     evaluate.add_parser(sub)
     demo.add_parser(sub)
+    drift.add_parser(sub)
     gate.add_parser(sub)
     runs.add_parser(sub)
     importer.add_parser(sub)
