@@ -338,6 +338,8 @@ def _empty_state(kind: str, values: np.ndarray | None, config: ProfileConfig) ->
 def _update(state: ColumnState, array: pa.Array | pa.ChunkedArray, config: ProfileConfig) -> ColumnState:
     if isinstance(state, BrokenState):
         missing = array.null_count
+        if pa.types.is_floating(array.type):
+            missing += int(pc.sum(pc.cast(pc.fill_null(pc.is_nan(array), False), pa.int64())).as_py() or 0)
         return state.update_rows(len(array), missing)
     mismatch = _mismatch(state.kind, array.type)
     if mismatch is not None:

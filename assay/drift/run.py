@@ -165,6 +165,10 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
                                  found="none selected" if selected else "no column in common",
                                  fix=f"reference columns: {ref_columns}; current columns: {list(cur_in.columns)}"))
     cur_states = {c: cur_prof.columns.get(c) for c in ref_states}
+    if all(s is None for s in cur_states.values()):
+        raise InputError(message(where="columns", expected="at least one column in both tables",
+                                 found="no column in common",
+                                 fix=f"reference columns: {ref_columns}; current columns: {list(cur_in.columns)}"))
     only_current: dict[str, str] = {}
     if wanted is None and not isinstance(cur_in, Profile):
         only_current = {c: str(cur_in.schema.field(c).type) for c in cur_in.columns

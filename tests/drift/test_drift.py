@@ -1,0 +1,228 @@
+"""assay.drift: values against independent references, the verdict rule, statuses, and seeded acceptance
+simulations (n at most 100k; rates asserted within a binomial margin)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+import assay
+from assay.drift.binning import quantile_edges
+from assay.errors import ConfigError, InputError, StateError
+
+
+def _normal(n: int, seed: int, shift: float = 0.0, scale: float = 1.0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(shift, scale, n)
+
+
+def _cats(n: int, seed: int, p: list[float]) -> np.ndarray:
+    return np.random.default_rng(seed).choice(np.array(["a", "b", "c", "d"][: len(p)]), n, p=p)
+
+
+def test_drift_of_a_table_against_itself_is_zero() -> None:
+    t = {"x": _normal(2000, 1), "c": _cats(2000, 2, [0.5, 0.3, 0.2]), "b": _normal(2000, 3) > 0}
+    res = assay.drift(t, t)
+    assert not res.drifted and res.to_dict()["n_drifted"] == 0
+    for col in res.columns.values():
+        assert col["effect"] == pytest.approx(0.0, abs=1e-12)
+        assert col["p_value"] == pytest.approx(1.0)
+
+
+def test_psi_matches_an_independent_computation() -> None:
+    ref, cur = _normal(4000, 1), _normal(3000, 2, 0.3)
+    col = assay.drift({"x": ref}, {"x": cur}).columns["x"]
+    edges = quantile_edges(ref, 10)
+    r = np.bincount(np.searchsorted(edges, ref), minlength=edges.size + 1) + 0.5
+    c = np.bincount(np.searchsorted(edges, cur), minlength=edges.size + 1) + 0.5
+    p, q = r / r.sum(), c / c.sum()
+    assert col["method"] == "psi"
+    assert col["effect"] == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-12)
+    assert col["drifted"]
+
+
+def test_ks_on_raw_tables_equals_scipy_and_binned_ks_on_a_profile_is_within_its_bound() -> None:
+    ref, cur = _normal(3000, 1), _normal(2500, 2, 0.15)
+    exact = assay.drift({"x": ref}, {"x": cur}, methods={"x": "ks"}).columns["x"]
+    expected = stats.ks_2samp(ref, cur)
+    assert exact["effect"] == pytest.approx(expected.statistic, rel=1e-12)
+    assert exact["p_value"] == pytest.approx(expected.pvalue, rel=1e-9)
+    binned = assay.drift(assay.profile({"x": ref}), {"x": cur}, methods={"x": "ks"}).columns["x"]
+    note = binned["tests"][0]["notes"][0]
+    bound = float(note.split("up to ")[1].split(" ")[0])
+    assert binned["effect"] <= exact["effect"] + 1e-12
+    assert exact["effect"] - binned["effect"] <= bound
+    assert binned["drifted"] == exact["drifted"]
+
+
+def test_categorical_chi2_equals_scipy_contingency() -> None:
+    ref, cur = _cats(3000, 1, [0.4, 0.3, 0.2, 0.1]), _cats(2000, 2, [0.3, 0.3, 0.3, 0.1])
+    col = assay.drift({"c": ref}, {"c": cur}, methods={"c": "chi2"}).columns["c"]
+    table = np.array([[np.sum(ref == k) for k in "abcd"], [np.sum(cur == k) for k in "abcd"]])
+    chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+    assert col["statistic"] == pytest.approx(chi2, rel=1e-10)
+    assert col["p_value"] == pytest.approx(p, rel=1e-9)
+
+
+def test_holm_and_bh_adjust_the_whole_family_as_statsmodels_does() -> None:
+    rng = np.random.default_rng(7)
+    ref = {f"x{i}": rng.normal(0, 1, 800) for i in range(6)}
+    cur = {f"x{i}": rng.normal(0.05 * i, 1, 800) for i in range(6)}
+    for correction, sm in (("holm", "holm"), ("bh", "fdr_bh")):
+        cols = assay.drift(ref, cur, correction=correction).columns
+        raw = [cols[f"x{i}"]["p_value"] for i in range(6)]
+        adjusted = multipletests(raw, method=sm)[1]
+        assert [cols[f"x{i}"]["p_adjusted"] for i in range(6)] == pytest.approx(adjusted, rel=1e-12)
+
+
+def test_verdict_needs_significance_and_a_practical_effect() -> None:
+    # a 0.05-sd shift at n = 100k: highly significant, below the PSI floor -> not drifted, and the reason says so
+    col = assay.drift({"x": _normal(100_000, 1)}, {"x": _normal(100_000, 2, 0.05)}).columns["x"]
+    assert col["p_adjusted"] < 1e-6 and not col["drifted"]
+    assert "too small to matter" in col["reason"]
+    # with a lower floor the same shift drifts
+    col = assay.drift({"x": _normal(100_000, 1)}, {"x": _normal(100_000, 2, 0.05)},
+                      min_effect={"psi": 0.001}).columns["x"]
+    assert col["drifted"]
+
+
+def test_missing_rate_jump_drifts_a_column_whose_values_did_not_move() -> None:
+    ref = _normal(5000, 1)
+    cur = _normal(5000, 2)
+    cur[np.random.default_rng(3).random(5000) < 0.2] = np.nan
+    col = assay.drift({"x": ref}, {"x": cur}).columns["x"]
+    assert col["drifted"]
+    tests = {t["name"]: t for t in col["tests"]}
+    assert tests["missing_rate"]["drifted"] and not tests["value"]["drifted"]
+    assert col["quality"]["missing_current"] == pytest.approx(np.isnan(cur).mean())
+
+
+def test_statuses_do_not_stop_the_report() -> None:
+    ref = {"x": _normal(500, 1), "gone": _normal(500, 2), "word": _normal(500, 3), "void": np.full(500, np.nan)}
+    cur = {"x": ref["x"][::-1], "word": np.array(["w"] * 500), "void": np.full(500, np.nan),
+           "extra": _normal(500, 5)}
+    cols = assay.drift(ref, cur).columns
+    assert cols["gone"]["status"] == "missing_in_current"
+    assert cols["extra"]["status"] == "missing_in_reference"
+    assert cols["word"]["status"] == "type_mismatch" and "text" in cols["word"]["reason"]
+    assert cols["void"]["status"] == "all_missing"
+    assert cols["void"]["quality"]["missing_reference"] == 1.0
+    assert cols["x"]["status"] == "ok" and not cols["x"]["drifted"]
+
+
+def test_data_quality_figures() -> None:
+    ref = {"x": np.arange(1000.0), "c": np.array(["a", "b"] * 500)}
+    cur = {"x": np.arange(100.0, 1100.0), "c": np.array(["a", "z", "y", "z"] * 250)}
+    cols = assay.drift(ref, cur).columns
+    assert cols["x"]["quality"]["above_range_current"] == pytest.approx(0.1)
+    assert cols["x"]["quality"]["out_of_range_current"] == pytest.approx(0.1)
+    q = cols["c"]["quality"]
+    assert q["new_categories"] == ["z", "y"] and q["new_category_share"] == pytest.approx(0.75)
+    assert q["gone_categories"] == ["b"] and cols["c"]["drifted"]
+
+
+def test_text_columns_track_refusals_and_json_failures() -> None:
+    rng = np.random.default_rng(1)
+    ok = [f'{{"answer": {i}}}' for i in range(4000)]
+    ref = np.where(rng.random(4000) < 0.02, "I'm sorry, I can't help with that.", ok)
+    cur = np.where(rng.random(4000) < 0.30, "I'm sorry, I can't help with that.", ok)
+    col = assay.drift({"out": ref}, {"out": cur}).columns["out"]
+    assert col["kind"] == "text" or col["kind"] == "categorical"
+    res = assay.drift({"out": ref}, {"out": cur}, kinds={"out": "text"}).columns["out"]
+    tests = {t["name"]: t for t in res["tests"]}
+    assert tests["refusal_share"]["drifted"] and tests["json_share"]["drifted"]
+    assert res["summary"]["current"]["refusal_share"] == pytest.approx(np.mean(cur != np.asarray(ok)))
+
+
+def test_roles_and_column_selection() -> None:
+    t = {"a": _normal(300, 1), "b": _normal(300, 2), "score": _normal(300, 3), "y": _normal(300, 4) > 0}
+    doc = assay.drift(t, t, columns="a", prediction="score", label="y").to_dict()
+    assert set(doc["columns"]) == {"a", "score", "y"}
+    assert doc["columns"]["score"]["role"] == "prediction" and doc["columns"]["y"]["role"] == "label"
+    assert set(assay.drift(t, t, exclude=["a", "b"]).columns) == {"score", "y"}
+
+
+def test_bad_input() -> None:
+    t = {"x": _normal(100, 1), "c": _cats(100, 2, [0.5, 0.5])}
+    with pytest.raises(InputError, match="empty"):
+        assay.drift(t, {"x": np.empty(0), "c": np.empty(0, dtype=str)})
+    with pytest.raises(ConfigError, match="c"):
+        assay.drift(t, t, methods={"c": "ks"})
+    with pytest.raises(ConfigError, match="nope"):
+        assay.drift(t, t, columns=["nope"])
+    with pytest.raises(ConfigError, match="alpha"):
+        assay.drift(t, t, alpha=2.0)
+    with pytest.raises(StateError, match="grid"):
+        assay.drift(assay.profile(t), assay.profile({"x": _normal(100, 9), "c": t["c"]}))  # its own grid
+    with pytest.raises(InputError, match="no column in common"):
+        assay.drift({"x": _normal(10, 1)}, {"y": _normal(10, 1)})
+
+
+def test_raw_reference_and_its_profile_agree_exactly_for_binned_methods() -> None:
+    ref = {"x": _normal(3000, 1), "c": _cats(3000, 2, [0.6, 0.3, 0.1])}
+    cur = {"x": _normal(2000, 3, 0.1), "c": _cats(2000, 4, [0.5, 0.35, 0.15])}
+    a = assay.drift(ref, cur).columns
+    b = assay.drift(assay.profile(ref), cur).columns
+    for name in a:
+        assert {k: v for k, v in a[name].items()} == {k: v for k, v in b[name].items()}
+
+
+# --- statistical acceptance: seeded simulations, small n, binomial margins -----------------------------------------
+
+def _upper(rate: float, trials: int) -> int:
+    """The count a binomial(trials, rate) stays at or below with probability 0.999."""
+    return int(stats.binom.ppf(0.999, trials, rate))
+
+
+@pytest.mark.parametrize("n", [200, 5000, 100_000])
+def test_false_alarm_rate_per_column_is_at_most_alpha(n: int) -> None:
+    reps = {200: 120, 5000: 60, 100_000: 12}[n]
+    rng = np.random.default_rng(n)
+    flags = trials = 0
+    for _ in range(reps):
+        ref = {"normal": rng.normal(size=n), "skewed": rng.lognormal(size=n),
+               "cat": rng.choice(np.array(["a", "b", "c"]), n, p=[0.5, 0.3, 0.2]),
+               "holes": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n))}
+        cur = {"normal": rng.normal(size=n), "skewed": rng.lognormal(size=n),
+               "cat": rng.choice(np.array(["a", "b", "c"]), n, p=[0.5, 0.3, 0.2]),
+               "holes": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n))}
+        cols = assay.drift(ref, cur, correction="none").columns  # per-column level, uncorrected
+        flags += sum(c["drifted"] for c in cols.values())
+        trials += len(cols)
+    assert flags <= _upper(0.05, trials)
+
+
+def test_table_level_false_alarm_rate_with_25_columns_is_at_most_alpha() -> None:
+    rng = np.random.default_rng(25)
+    hits, reps, n = 0, 40, 1000
+    for _ in range(reps):
+        ref = {f"x{i}": rng.normal(size=n) for i in range(20)}
+        cur = {f"x{i}": rng.normal(size=n) for i in range(20)}
+        for i in range(5):
+            ref[f"c{i}"] = rng.choice(np.array(["a", "b", "c"]), n)
+            cur[f"c{i}"] = rng.choice(np.array(["a", "b", "c"]), n)
+        hits += assay.drift(ref, cur).drifted
+    assert hits <= _upper(0.05, reps)
+
+
+def test_meaningful_shifts_are_detected_from_n_5000() -> None:
+    rng = np.random.default_rng(11)
+    reps, n = 30, 5000
+    mean_hits = mix_hits = 0
+    for _ in range(reps):
+        res = assay.drift({"x": rng.normal(size=n), "c": rng.choice(np.array(["a", "b", "c"]), n, p=[.5, .3, .2])},
+                          {"x": rng.normal(0.2, 1, n), "c": rng.choice(np.array(["a", "b", "c"]), n, p=[.4, .4, .2])})
+        mean_hits += res.columns["x"]["drifted"]
+        mix_hits += res.columns["c"]["drifted"]
+    # at least 95% required: the count must not be implausibly low for a rate of 0.95
+    assert mean_hits >= stats.binom.ppf(0.001, reps, 0.95)
+    assert mix_hits >= stats.binom.ppf(0.001, reps, 0.95)
+
+
+def test_negligible_shift_is_not_flagged_at_large_n() -> None:
+    rng = np.random.default_rng(12)
+    n = 100_000
+    for _ in range(3):
+        res = assay.drift({"x": rng.normal(size=n)}, {"x": rng.normal(0.01, 1, n)})
+        assert not res.columns["x"]["drifted"]
