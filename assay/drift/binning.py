@@ -35,7 +35,8 @@ import numpy.typing as npt
 
 from assay.errors import ConfigError, InputError, message
 
-__all__ = ["bin_counts", "fine_grid", "grids", "quantile_edges", "sorted_bin_counts", "sorted_quantiles"]
+__all__ = ["bin_counts", "fine_grid", "grids", "grids_of_sorted", "quantile_edges", "sorted_bin_counts",
+           "sorted_quantiles"]
 
 
 def _finite_reference(reference: npt.ArrayLike, where: str) -> np.ndarray:
@@ -162,12 +163,16 @@ def grids(values: npt.ArrayLike, fine_bins: int = 200, bins: int = 10) -> tuple[
     >>> f[1:].tolist(), c.tolist()
     ([25.75, 50.5, 75.25, 100.0], [50.5])
     """
+    return grids_of_sorted(np.sort(_finite_reference(values, "reference column (bins)")), fine_bins, bins)
+
+
+def grids_of_sorted(ordered: np.ndarray, fine_bins: int = 200, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`grids` of already sorted, finite, non-empty values (no copy, no sort)."""
     _check_bins(fine_bins, "fine_bins")
     _check_bins(bins)
     if fine_bins % bins:
         raise ConfigError(message(where="arguments 'fine_bins' and 'bins'", expected="fine_bins a multiple of bins",
                                   found=f"fine_bins={fine_bins}, bins={bins}", fix="use e.g. fine_bins=200, bins=10"))
-    ordered = np.sort(_finite_reference(values, "reference column (bins)"))
     low, high = ordered[0], ordered[-1]
     fine_levels = np.arange(1, fine_bins, dtype=np.float64) / fine_bins
     coarse_levels = np.arange(1, bins, dtype=np.float64) / bins

@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 from assay._version import __version__
 from assay.data.atomic import atomic_write
 from assay.data.tables import TableSource, open_table
-from assay.drift.binning import grids
+from assay.drift.binning import grids, grids_of_sorted
 from assay.drift.states import (
     DEFAULT_MAX_CATEGORIES,
     BrokenState,
@@ -367,25 +367,45 @@ def _grid_id(columns: Mapping[str, ColumnState], config: ProfileConfig) -> str:
     return h.hexdigest()[:16]
 
 
+def _whole_numeric(values: np.ndarray, kind: str, config: ProfileConfig) -> ColumnState:
+    """The full state of a numeric column in memory from one sort: grid and counts alike."""
+    ordered = np.sort(values)  # NaN last, ±inf at the ends
+    present = ordered.size - int(np.isnan(ordered).sum()) if ordered.size and np.isnan(ordered[-1]) else ordered.size
+    low = int(np.searchsorted(ordered[:present], -np.inf, side="right"))
+    high = int(np.searchsorted(ordered[:present], np.inf, side="left"))
+    if high <= low:
+        broken = BrokenState(kind, "all_missing", "no finite values in the reference: nothing to place bins by")
+        return broken.update_rows(values.size, values.size - present)
+    fine, coarse = grids_of_sorted(ordered[low:high], config.fine_bins, config.bins)
+    return NumericState.empty(fine, coarse, kind).update_sorted(ordered)
+
+
 def _reference_states(source: TableSource, names: list[str], kinds: Mapping[str, str], config: ProfileConfig,
-                      whole: pa.Table | None) -> dict[str, ColumnState]:
-    """Empty states with grids: from every value when the table is in memory, else from a seeded sample."""
+                      whole: pa.Table | None) -> tuple[dict[str, ColumnState], set[str]]:
+    """States with grids (from every value when the table is in memory, else from a seeded sample), and the
+    columns whose state is already complete (numeric columns of a table in memory: one sort does both)."""
     gridded = [n for n in names if _gridded_kind(kinds[n]) and _mismatch(kinds[n], source.schema.field(n).type)
                is None]
     samples: dict[str, np.ndarray] = {}
     if whole is not None:
-        samples = {n: _grid_values(whole.column(n), kinds[n]) for n in gridded}
+        done = {n: _whole_numeric(_floats(whole.column(n), kinds[n]), kinds[n], config)
+                for n in gridded if kinds[n] != "text"}
+        samples = {n: _grid_values(whole.column(n), kinds[n]) for n in gridded if n not in done}
     elif gridded:
         samples = _sampled(source, gridded, kinds, config)
-    states: dict[str, ColumnState] = {}
+    else:
+        done = {}
+    states: dict[str, ColumnState] = dict(done)
     for name in names:
         mismatch = _mismatch(kinds[name], source.schema.field(name).type)
+        if name in done:
+            continue
         if mismatch is not None:
             states[name] = BrokenState(kinds[name], "type_mismatch",
                                        mismatch.replace(" in the reference, but", " (as asked), but"))
         else:
             states[name] = _empty_state(kinds[name], samples.get(name), config)
-    return states
+    return states, set(done)
 
 
 def _sampled(source: TableSource, names: list[str], kinds: Mapping[str, str],
@@ -453,6 +473,7 @@ def profile(source: Any, *, like: Profile | str | os.PathLike[str] | None = None
                                       fix=f"choose among {sorted(reference.columns)}"))
         names = [c for c in wanted if c in src.columns]
         states: dict[str, ColumnState] = {c: _cleared(reference.columns[c]) for c in names}
+        complete: set[str] = set()
         whole = _read_whole(src, names, config) if names else None
     else:
         config = ProfileConfig(fine_bins, bins, tuple(refusal_phrases), max_categories, grid_sample, seed)
@@ -474,11 +495,12 @@ def profile(source: Any, *, like: Profile | str | os.PathLike[str] | None = None
         resolved = {n: kinds_given.get(n) or _infer_kind(src.schema.field(n).type,
                                                          _column(first, n) if n in strings else None)
                     for n in names}
-        states = _reference_states(src, names, resolved, config, whole)
+        states, complete = _reference_states(src, names, resolved, config, whole)
     rows = 0
     total = src.num_rows
+    pending = [n for n in names if n not in complete]
     for batch in _batches(src, names, whole):
-        for n in names:
+        for n in pending:
             states[n] = _update(states[n], batch.column(n), config)
         rows += batch.num_rows
         if progress is not None:

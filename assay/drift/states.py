@@ -53,12 +53,13 @@ class Moments:
     max: float = -math.inf
 
     @staticmethod
-    def of(values: np.ndarray) -> Moments:
+    def of(values: np.ndarray, *, ordered: bool = False) -> Moments:
         if values.size == 0:
             return Moments()
         mean = float(values.mean())
-        return Moments(int(values.size), mean, float(np.square(values - mean).sum()), float(values.min()),
-                       float(values.max()))
+        deviations = values - mean
+        low, high = (values[0], values[-1]) if ordered else (values.min(), values.max())
+        return Moments(int(values.size), mean, float(deviations @ deviations), float(low), float(high))
 
     def merge(self, other: Moments) -> Moments:
         if other.count == 0:
@@ -119,7 +120,10 @@ class NumericState:
 
     def update(self, values: np.ndarray) -> NumericState:
         """Add a chunk of float64 values (NaN is missing)."""
-        ordered = np.sort(np.asarray(values, dtype=np.float64))  # NaN last, ±inf at the ends
+        return self.update_sorted(np.sort(np.asarray(values, dtype=np.float64)))
+
+    def update_sorted(self, ordered: np.ndarray) -> NumericState:
+        """:meth:`update` with the chunk already sorted by ``numpy.sort`` (NaN last, ±inf at the ends)."""
         nan = int(np.isnan(ordered[-1])) and int(np.isnan(ordered).sum()) if ordered.size else 0
         present = ordered[: ordered.size - nan]
         low = int(np.searchsorted(present, -np.inf, side="right"))
@@ -127,7 +131,7 @@ class NumericState:
         counts = self.counts + sorted_bin_counts(present, self.edges)
         return replace(self, counts=counts, missing=self.missing + nan,
                        infinite=self.infinite + low + (present.size - high), rows=self.rows + int(ordered.size),
-                       moments=self.moments.merge(Moments.of(present[low:high])))
+                       moments=self.moments.merge(Moments.of(present[low:high], ordered=True)))
 
     def merge(self, other: ColumnState) -> NumericState:
         if not isinstance(other, NumericState):

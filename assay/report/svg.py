@@ -1,12 +1,15 @@
 """Inline SVG charts for the HTML report, drawn in Python with no dependency and no external reference.
 
-Four primitives, each returning one ``<svg class="chart">`` element as a string:
+Six primitives, each returning one ``<svg class="chart">`` element as a string:
 
 - :func:`line_chart` — lines over two linear axes with ticks and grid (ROC and precision-recall curves);
 - :func:`bar_chart` — horizontal bars with interval whiskers and an optional dashed reference line (slices, fairness);
 - :func:`heatmap` — a confusion matrix: counts with row-normalised percentages, coloured by the row share;
 - :func:`reliability_diagram` — observed rate against mean predicted per bin, with whiskers, the diagonal and a
-  strip of bin counts.
+  strip of bin counts;
+- :func:`overlaid_histogram` — a reference and a current histogram over the same bins of unequal widths, drawn as
+  densities, with the shares outside the bins in side panels (drift);
+- :func:`grouped_bars` — reference and current shares per category, in pairs of horizontal bars (drift).
 
 Every string that reaches the markup is escaped here, so callers pass raw labels. Hover text uses SVG ``<title>``
 elements, which browsers show as tooltips without any script. The element has no ``xmlns``: inline SVG in HTML does
@@ -39,13 +42,16 @@ from assay.report.formatting import as_float, fmt_count, fmt_interval, fmt_numbe
 
 __all__ = [
     "PALETTE",
+    "SIDES",
     "Bar",
     "CalibrationBin",
     "Series",
     "bar_chart",
+    "grouped_bars",
     "heatmap",
     "line_chart",
     "nice_ticks",
+    "overlaid_histogram",
     "reliability_diagram",
 ]
 
@@ -532,4 +538,243 @@ def reliability_diagram(
             y=18,
         )
     )
+    return svg_root(width, height, "".join(parts), label=label, chart_id=chart_id)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# reference against current: overlaid histogram and grouped bars (the drift report)
+
+SIDES = {"reference": "#64748b", "current": PALETTE["primary"]}  # slate grey against blue, told apart without colour
+_REF_FILL = "#94a3b8"  # reference bars: solid grey; current: a blue step line over a faint blue area
+
+
+def _side_legend(x: float, y: float, *, solid: bool = False) -> str:
+    """Swatches for the two sides: reference a grey block, current a faint blue block outlined in blue (the step of a
+    histogram) or, with ``solid``, a solid blue block (bars)."""
+    parts = []
+    for side in ("reference", "current"):
+        current = side == "current"
+        parts.append(
+            el(
+                "rect",
+                x=x,
+                y=y - 6,
+                width=16.0,
+                height=11.0,
+                rx=1.5,
+                fill=SIDES[side] if current else _REF_FILL,
+                fill_opacity=(0.85 if solid else 0.3) if current else 0.8,
+                stroke=SIDES[side] if current else None,
+                stroke_width=1.8 if current else None,
+            )
+        )
+        parts.append(text(x + 22, y + 4, side, class_="legend"))
+        x += 22 + len(side) * CHAR_WIDTH + 20
+    return el("g", "".join(parts), class_="legend-box")
+
+
+def _shares(values: Sequence[object], k: int) -> list[float]:
+    out = [as_float(v) for v in list(values)[:k]]
+    return [max(0.0, v) if v is not None else 0.0 for v in out] + [0.0] * (k - len(out))
+
+
+def overlaid_histogram(
+    edges: Sequence[float],
+    reference: Sequence[float | None],
+    current: Sequence[float | None],
+    *,
+    label: str,
+    x_label: str,
+    below: tuple[float | None, float | None] = (None, None),
+    above: tuple[float | None, float | None] = (None, None),
+    width: float = 540,
+    height: float = 300,
+    chart_id: str | None = None,
+) -> str:
+    """Two histograms over the same bins of unequal widths: the reference as grey bars, the current as a blue step.
+
+    ``reference`` and ``current`` are the shares of each bin (``len(edges) - 1`` of them); each bar is drawn as high
+    as its *density*, share over width, relative to a uniform spread over the whole range (1 = uniform), so a wide
+    bin holding a tenth of the values is as low as it should be. ``below`` and ``above`` are the
+    ``(reference, current)`` shares outside the edges, drawn as small bars in side panels when either is positive
+    (full panel height is 5% or the largest of these shares, so a tiny share stays tiny).
+    Edges that are not finite and increasing fall back to :func:`grouped_bars` over the bin intervals.
+
+    >>> svg = overlaid_histogram([0, 1, 3], [0.5, 0.5], [0.25, 0.75], label="x", x_label="value", above=(0, 0.1))
+    >>> svg.count('class="bin"'), "above" in svg, "10.0%" in svg
+    (2, True, True)
+    """
+    xs = [as_float(e) for e in edges]
+    k = len(xs) - 1
+    finite = [x for x in xs if x is not None]
+    if k < 1 or len(finite) != len(xs) or any(b <= a for a, b in itertools.pairwise(finite)):
+        names = [f"[{fmt_number(a)}, {fmt_number(b)})" for a, b in itertools.pairwise(xs)]
+        return grouped_bars(names, reference, current, label=label, width=width, chart_id=chart_id)
+    ref, cur = _shares(reference, k), _shares(current, k)
+    span = finite[-1] - finite[0]
+    widths = [b - a for a, b in itertools.pairwise(finite)]
+    ref_d = [s / (w / span) for s, w in zip(ref, widths)]
+    cur_d = [s / (w / span) for s, w in zip(cur, widths)]
+    outside = [(as_float(below[0]), as_float(below[1])), (as_float(above[0]), as_float(above[1]))]
+    show_below = any((v or 0.0) > 0 for v in outside[0])
+    show_above = any((v or 0.0) > 0 for v in outside[1])
+    panel, gap = 46.0, 12.0
+    left = 62.0 + (panel + 8.0 if show_below else 0.0)  # the below panel sits left of the y axis and its labels
+    right = width - 16.0 - (panel + gap if show_above else 0.0)
+    top, bottom = 40.0, 50.0
+    plot_bottom = height - bottom
+    y_top = max([*ref_d, *cur_d, 0.0])
+    y_domain = nice_domain(0.0, y_top) if y_top > 0 else (0.0, 1.0)
+    sx = Scale(finite[0], finite[-1], left, right)
+    sy = Scale(y_domain[0], y_domain[1], plot_bottom, top)
+    parts = [
+        el("rect", x=left, y=top, width=right - left, height=plot_bottom - top, fill="#ffffff"),
+        x_axis(sx, (finite[0], finite[-1]), y=plot_bottom, grid_top=top, label=x_label),
+        y_axis(sy, y_domain, x=left, grid_right=right, label="density (1 = uniform)"),
+    ]
+    for i in range(k):
+        x0, x1 = sx(finite[i]), sx(finite[i + 1])
+        y = sy(ref_d[i])
+        parts.append(
+            el("rect", x=x0, y=y, width=max(0.0, x1 - x0), height=plot_bottom - y, fill=_REF_FILL, fill_opacity=0.8)
+        )
+    step = [(sx(finite[0]), plot_bottom)]
+    for i in range(k):
+        y = sy(cur_d[i])
+        step += [(sx(finite[i]), y), (sx(finite[i + 1]), y)]
+    step.append((sx(finite[-1]), plot_bottom))
+    coords = " ".join(f"{coord(px)},{coord(py)}" for px, py in step)
+    parts.append(el("polygon", points=coords, fill=SIDES["current"], fill_opacity=0.14, stroke="none"))
+    parts.append(
+        el("polyline", points=coords, fill="none", stroke=SIDES["current"], stroke_width=2.0, stroke_linejoin="round")
+    )
+    for i in range(k):
+        x0, x1 = sx(finite[i]), sx(finite[i + 1])
+        tooltip = (
+            f"[{fmt_number(finite[i])}, {fmt_number(finite[i + 1])}): reference {fmt_percent(ref[i])}, "
+            f"current {fmt_percent(cur[i])} of the values"
+        )
+        parts.append(
+            el(
+                "rect",
+                title(tooltip),
+                class_="bin",
+                x=x0,
+                y=top,
+                width=max(0.0, x1 - x0),
+                height=plot_bottom - top,
+                fill="transparent",
+            )
+        )
+    most = max([v or 0.0 for pair in outside for v in pair] + [0.05])  # full height: 5%, or the largest share
+    for shown, (r_share, c_share), x0, name, edge in (
+        (show_below, outside[0], 8.0, "below", finite[0]),
+        (show_above, outside[1], width - 16.0 - panel, "above", finite[-1]),
+    ):
+        if not shown:
+            continue
+        panel_parts = [
+            title(
+                f"{name} the reference range ({'<' if name == 'below' else '>'} {fmt_number(edge)}): "
+                f"reference {fmt_percent(r_share)}, current {fmt_percent(c_share)}"
+            ),
+            el("rect", x=x0, y=top, width=panel, height=plot_bottom - top, fill="#f9fafb", stroke=PALETTE["grid"]),
+            el("line", x1=x0, x2=x0 + panel, y1=plot_bottom, y2=plot_bottom, stroke=PALETTE["axis"]),
+            text(x0 + panel / 2, plot_bottom + 17, name, text_anchor="middle", class_="tick"),
+        ]
+        usable = plot_bottom - top - 22
+        for j, (share, side) in enumerate(((r_share, "reference"), (c_share, "current"))):
+            value = share or 0.0
+            h = usable * value / most
+            bx = x0 + 7 + j * 17
+            panel_parts.append(
+                el(
+                    "rect",
+                    x=bx,
+                    y=plot_bottom - h,
+                    width=15.0,
+                    height=h,
+                    fill=_REF_FILL if side == "reference" else SIDES[side],
+                    fill_opacity=0.8 if side == "reference" else 0.85,
+                )
+            )
+        panel_parts.append(
+            text(
+                x0 + panel / 2,
+                top + 13,
+                fmt_percent(c_share),
+                text_anchor="middle",
+                class_="small",
+                fill=SIDES["current"],
+            )
+        )
+        parts.append(el("g", "".join(panel_parts), class_="outside"))
+    parts.append(_side_legend(left, 18))
+    return svg_root(width, height, "".join(parts), label=label, chart_id=chart_id)
+
+
+def grouped_bars(
+    categories: Sequence[str],
+    reference: Sequence[float | None],
+    current: Sequence[float | None],
+    *,
+    label: str,
+    x_label: str = "share of non-missing values (%)",
+    width: float = 540,
+    chart_id: str | None = None,
+) -> str:
+    """Horizontal bars in pairs, one row per category: the reference share (grey) above the current share (blue).
+
+    Shares are fractions; the axis shows percentages and each row ends with ``reference → current``.
+
+    >>> svg = grouped_bars(["US", "DE"], [0.5, 0.5], [0.25, 0.75], label="country")
+    >>> svg.count('class="row"'), "50.0% → 25.0%" in svg
+    (2, True)
+    """
+    k = len(categories)
+    ref, cur = _shares(reference, k), _shares(current, k)
+    longest = max((len(str(c)) for c in categories), default=4)
+    label_width = min(200.0, max(60.0, min(longest, 28) * CHAR_WIDTH + 14))
+    value_width = 118.0
+    row, top, bottom = 30.0, 34.0, 50.0
+    left, right = label_width, width - value_width
+    plot_bottom = top + max(1, k) * row
+    height = plot_bottom + bottom
+    high = max([*ref, *cur, 0.0]) * 100
+    domain = (0.0, min(100.0, nice_domain(0.0, high)[1])) if high > 0 else (0.0, 100.0)
+    sx = Scale(domain[0], domain[1], left, right)
+    parts = [x_axis(sx, domain, y=plot_bottom, grid_top=top, label=x_label)]
+    if not categories:
+        parts.append(
+            text((left + right) / 2, top + row / 2 + 4, "no categories", text_anchor="middle", fill=PALETTE["muted"])
+        )
+    for i, name in enumerate(categories):
+        y = top + i * row
+        r_share, c_share = ref[i], cur[i]
+        row_parts = [
+            title(f"{name}: reference {fmt_percent(r_share)}, current {fmt_percent(c_share)}"),
+            el("rect", class_="hover", x=0.0, y=y, width=width, height=row, fill="transparent"),
+            text(left - 10, y + row / 2 + 4, truncate(str(name), 28), text_anchor="end"),
+            el(
+                "rect",
+                x=left,
+                y=y + 4,
+                width=max(0.0, sx(r_share * 100) - left),
+                height=10.0,
+                fill=_REF_FILL,
+                fill_opacity=0.8,
+            ),
+            el(
+                "rect",
+                x=left,
+                y=y + 15,
+                width=max(0.0, sx(c_share * 100) - left),
+                height=10.0,
+                fill=SIDES["current"],
+                fill_opacity=0.85,
+            ),
+            text(right + 10, y + row / 2 + 4, f"{fmt_percent(r_share)} → {fmt_percent(c_share)}", class_="value"),
+        ]
+        parts.append(el("g", "".join(row_parts), class_="row"))
+    parts.append(_side_legend(left, 16, solid=True))
     return svg_root(width, height, "".join(parts), label=label, chart_id=chart_id)
