@@ -226,3 +226,23 @@ def test_negligible_shift_is_not_flagged_at_large_n() -> None:
     for _ in range(3):
         res = assay.drift({"x": rng.normal(size=n)}, {"x": rng.normal(0.01, 1, n)})
         assert not res.columns["x"]["drifted"]
+
+
+def test_documents_validate_against_the_published_schema() -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "assay.drift-1.schema.json").read_text())
+    rng = np.random.default_rng(4)
+    ref = {"x": rng.normal(size=800), "c": _cats(800, 1, [0.5, 0.5]), "b": rng.random(800) < 0.5,
+           "t": np.array(["some words here and there"] * 800), "gone": rng.normal(size=800),
+           "void": np.full(800, np.nan)}
+    cur = {"x": np.where(rng.random(600) < 0.3, np.nan, rng.normal(1, 1, 600)), "c": _cats(600, 2, [0.2, 0.8]),
+           "b": rng.random(600) < 0.9, "t": np.array(['{"a": 1}'] * 600), "void": np.full(600, np.nan),
+           "new": rng.normal(size=600)}
+    for reference in (ref, assay.profile(ref)):
+        doc = assay.drift(reference, cur, kinds={"t": "text"} if reference is ref else None).to_dict()
+        jsonschema.validate(doc, schema)
+        json.dumps(doc, allow_nan=False)  # strict JSON: no NaN or infinity anywhere
