@@ -102,6 +102,11 @@ def add_parser(sub: Any) -> None:
 def _check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
     for option in ("out", "html", "save_profile"):
         path = getattr(args, option, None)
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not os.path.isdir(folder):
+            raise ConfigError(message(where=f"option --{option.replace('_', '-')} {path!r}",
+                                      expected="a path in an existing folder", found=f"no folder {folder!r}",
+                                      fix="create the folder first, or write somewhere else"))
         if path and any(os.path.abspath(path) == os.path.abspath(i) for i in inputs if i):
             raise ConfigError(message(where=f"option --{option.replace('_', '-')}", expected="an output path",
                                       found=f"the input file {path!r}", fix="write the output somewhere else"))
@@ -211,6 +216,10 @@ def run_profile(args: argparse.Namespace) -> int:
             "with --like ref.profile"))
     if like is None and profiles and not tables:
         like = profiles[0]
+    if like is not None and args.like and (kinds or args.refusal_phrases):
+        raise ConfigError(message(where="assay profile --like", expected="no --kind or --refusal-phrases",
+                                  found="options the reference profile already fixes",
+                                  fix="drop them: a profile --like the reference uses its kinds and settings"))
     phrases = _phrases(args.refusal_phrases)
     made = []
     with ReadProgress(err, quiet=args.quiet, label="profiling") as update:

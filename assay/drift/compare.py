@@ -329,6 +329,17 @@ def _histogram(ref: ColumnState, cur: ColumnState) -> dict[str, Any] | None:
     return None
 
 
+def _kind_of_type(arrow: str) -> str:
+    """The kind a column of this Arrow type would be inferred as (strings: categorical; no values to look at)."""
+    if arrow == "bool":
+        return "boolean"
+    if arrow.startswith(("int", "uint", "float", "double", "halffloat", "decimal", "null")):
+        return "numeric"
+    if arrow.startswith(("timestamp", "date")):
+        return "datetime"
+    return "categorical"
+
+
 def _entry(kind: str, role: str, status: str, reason: str, quality: dict[str, Any]) -> dict[str, Any]:
     return {"kind": kind, "role": role, "status": status, "drifted": False, "severity": 0.0, "method": None,
             "statistic": None, "p_value": None, "p_adjusted": None, "effect": None, "effect_name": None,
@@ -389,7 +400,7 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
             plans[name] = []
         entries[name] = entry
     for name, arrow in (only_current or {}).items():
-        entries[name] = _entry("categorical", roles.get(name, "feature"), "missing_in_reference",
+        entries[name] = _entry(_kind_of_type(arrow), roles.get(name, "feature"), "missing_in_reference",
                                f"the reference has no column of this name (current type {arrow})",
                                _quality(None, None, None, arrow))
     flat = [t for tests in plans.values() for t in tests]

@@ -387,14 +387,13 @@ def _reference_states(source: TableSource, names: list[str], kinds: Mapping[str,
     gridded = [n for n in names if _gridded_kind(kinds[n]) and _mismatch(kinds[n], source.schema.field(n).type)
                is None]
     samples: dict[str, np.ndarray] = {}
+    done: dict[str, ColumnState] = {}
     if whole is not None:
         done = {n: _whole_numeric(_floats(whole.column(n), kinds[n]), kinds[n], config)
                 for n in gridded if kinds[n] != "text"}
         samples = {n: _grid_values(whole.column(n), kinds[n]) for n in gridded if n not in done}
     elif gridded:
         samples = _sampled(source, gridded, kinds, config)
-    else:
-        done = {}
     states: dict[str, ColumnState] = dict(done)
     for name in names:
         mismatch = _mismatch(kinds[name], source.schema.field(name).type)

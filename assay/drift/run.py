@@ -123,6 +123,21 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
         if c not in ref_columns and c not in cur_in.columns:
             raise ConfigError(message(where=f"column {c!r} ({roles[c]})", expected="a column of the tables",
                                       found="no such column", fix=f"choose among {ref_columns}"))
+    both = set(ref_columns) | set(cur_in.columns)
+    unknown_dropped = sorted(dropped - both)
+    if unknown_dropped:
+        raise ConfigError(message(where=f"exclude {unknown_dropped}", expected="columns of the tables",
+                                  found="columns in neither table", fix=f"choose among {sorted(both)}"))
+    unknown_kinds = sorted(set(kinds or {}) - both)
+    if unknown_kinds:
+        raise ConfigError(message(where=f"kind given for {unknown_kinds}", expected="columns of the tables",
+                                  found="columns in neither table", fix=f"choose among {sorted(both)}"))
+    kind_names = {"numeric", "categorical", "boolean", "text", "datetime"}
+    unknown_methods = sorted(set(methods) - both - kind_names)
+    if unknown_methods:
+        raise ConfigError(message(where=f"method given for {unknown_methods}",
+                                  expected=f"columns of the tables or kinds ({', '.join(sorted(kind_names))})",
+                                  found="names that are neither", fix=f"choose among {sorted(both)}"))
     selected = [c for c in (wanted if wanted is not None else ref_columns) if c in ref_columns and c not in dropped]
 
     def report(stage: str) -> Callable[[int, int | None], None] | None:
@@ -156,8 +171,8 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
         cur_prof = profile(cur_in, like=ref_prof, columns=[c for c in selected if c in ref_prof.columns],
                            progress=report("current"))
     if cur_prof.rows == 0 or ref_prof.rows == 0:
-        side = "current" if cur_prof.rows == 0 else "reference"
-        raise InputError(message(where=f"the {side} data", expected="at least one row", found="no rows",
+        side, name = ("current", cur_prof.source) if cur_prof.rows == 0 else ("reference", ref_prof.source)
+        raise InputError(message(where=f"{side} table {name}", expected="at least one row", found="no rows",
                                  fix="check the file or the filter that made it"))
     ref_states = {c: ref_prof.columns[c] for c in selected if c in ref_prof.columns}
     if not ref_states:
@@ -170,9 +185,9 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
                                  found="no column in common",
                                  fix=f"reference columns: {ref_columns}; current columns: {list(cur_in.columns)}"))
     only_current: dict[str, str] = {}
-    if wanted is None and not isinstance(cur_in, Profile):
+    if not isinstance(cur_in, Profile):
         only_current = {c: str(cur_in.schema.field(c).type) for c in cur_in.columns
-                        if c not in ref_columns and c not in dropped}
+                        if c not in ref_columns and c not in dropped and (wanted is None or c in wanted)}
     raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     notes: list[str] = []
     kinds_resolved = {c: s.kind for c, s in ref_states.items()}
