@@ -246,3 +246,14 @@ def test_documents_validate_against_the_published_schema() -> None:
         doc = assay.drift(reference, cur, kinds={"t": "text"} if reference is ref else None).to_dict()
         jsonschema.validate(doc, schema)
         json.dumps(doc, allow_nan=False)  # strict JSON: no NaN or infinity anywhere
+
+
+def test_multivariate_names_the_separating_column_and_needs_rows() -> None:
+    rng = np.random.default_rng(8)
+    ref = {"a": rng.normal(size=1500), "b": rng.normal(size=1500), "c": _cats(1500, 1, [0.5, 0.5])}
+    cur = {"a": rng.normal(size=1500), "b": rng.normal(1.0, 1, 1500), "c": _cats(1500, 2, [0.5, 0.5])}
+    multi = assay.drift(ref, cur, multivariate=True, multivariate_rows=2000).to_dict()["multivariate"]
+    assert multi["drifted"] and multi["top_columns"][0]["column"] == "b"
+    assert multi["n_reference"] + multi["n_current"] <= 2000
+    with pytest.raises(ConfigError, match="profile"):
+        assay.drift(assay.profile(ref), cur, multivariate=True)
