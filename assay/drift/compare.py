@@ -84,7 +84,6 @@ def _category_bins(ref: CategoricalState, cur: CategoricalState) -> tuple[list[s
     values the reference never had."""
     ranked = sorted(ref.counts.items(), key=lambda kv: (-kv[1], kv[0]))
     own = [k for k, c in ranked[:MAX_CATEGORY_BINS] if c >= MIN_CATEGORY_COUNT] or [k for k, _ in ranked[:1]]
-    own_set = set(own)
     r = [ref.counts[k] for k in own]
     c = [cur.counts.get(k, 0) for k in own]
     r_other = ref.present - sum(r)
@@ -94,7 +93,6 @@ def _category_bins(ref: CategoricalState, cur: CategoricalState) -> tuple[list[s
     r.extend([r_other, 0])
     c.extend([c_other, c_new])
     keep = [i for i in range(len(labels)) if i < len(own) or r[i] or c[i]]
-    del own_set
     return [labels[i] for i in keep], np.asarray([r[i] for i in keep]), np.asarray([c[i] for i in keep])
 
 

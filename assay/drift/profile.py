@@ -32,7 +32,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -540,6 +539,3 @@ def merge_profiles(profiles: Iterable[Profile]) -> Profile:
         out = out.merge(p)
     return out
 
-
-def finite_or_none(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)

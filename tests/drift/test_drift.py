@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -257,3 +259,40 @@ def test_multivariate_names_the_separating_column_and_needs_rows() -> None:
     assert multi["n_reference"] + multi["n_current"] <= 2000
     with pytest.raises(ConfigError, match="profile"):
         assay.drift(assay.profile(ref), cur, multivariate=True)
+
+
+def _random_tables(seed: int, n_ref: int, n_cur: int, shift: float) -> tuple[dict, dict]:
+    rng = np.random.default_rng(seed)
+
+    def one(n: int, s: float) -> dict:
+        x = rng.normal(s, 1, n)
+        x[rng.random(n) < 0.1] = np.nan
+        return {"x": x, "k": rng.integers(0, 4, n).astype(float), "c": rng.choice(np.array(["a", "b", "c"]), n),
+                "b": rng.random(n) < 0.5 + s / 10}
+
+    return one(n_ref, 0.0), one(n_cur, shift)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 400))
+def test_property_drift_of_a_table_against_itself_is_zero(seed: int, n: int) -> None:
+    t, _ = _random_tables(seed, n, 2, 0.0)
+    res = assay.drift(t, t)
+    assert not res.drifted
+    for col in res.columns.values():
+        assert all(test["effect"] == pytest.approx(0.0, abs=1e-12) for test in col["tests"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(5, 300), st.integers(5, 300), st.floats(0, 1))
+def test_property_row_order_changes_nothing_beyond_rounding(seed: int, n_ref: int, n_cur: int, shift: float) -> None:
+    ref, cur = _random_tables(seed, n_ref, n_cur, shift)
+    rng = np.random.default_rng(seed + 1)
+    pr, pc = rng.permutation(n_ref), rng.permutation(n_cur)
+    a = assay.drift(ref, cur).columns
+    b = assay.drift({k: v[pr] for k, v in ref.items()}, {k: v[pc] for k, v in cur.items()}).columns
+    for name in a:
+        assert a[name]["drifted"] == b[name]["drifted"]
+        for ta, tb in zip(a[name]["tests"], b[name]["tests"]):
+            for key in ("statistic", "p_value", "p_adjusted", "effect"):
+                assert tb[key] == pytest.approx(ta[key], rel=1e-9, abs=1e-12)
