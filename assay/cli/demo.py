@@ -13,7 +13,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="train two models on a bundled dataset and evaluate both end to end",
                        description="Train a logistic regression and a gradient-boosted model on scikit-learn's "
                        "bundled breast-cancer data, evaluate both with slices, fairness and calibration, and "
-                       "write run documents, item sidecars and HTML reports.")
+                       "write run documents, item sidecars and HTML reports; then profile the training features and "
+                       "check the held-out half (no shift) and a referred subset (larger tumours) for drift.")
     p.add_argument("--out", default="assay-demo", help="folder for the outputs (default: ./assay-demo)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -58,7 +59,12 @@ def build_table(seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
             "tumour_size": size[test],
             "texture_band": band[test],
         }
-    return tables, {"rows": len(test)}
+    features = {n.replace(" ", "_"): X[:, i] for i, n in enumerate(names)}
+    split = {"train": {k: v[train] for k, v in features.items()}, "test": {k: v[test] for k, v in features.items()}}
+    # a selection shift: the held-out half seen through a clinic that only refers larger tumours
+    large = test[radius[test] >= np.quantile(radius[train], 0.4)]
+    split["referred"] = {k: v[large] for k, v in features.items()}
+    return tables, {"rows": len(test), "features": split}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,4 +103,28 @@ def run(args: argparse.Namespace) -> int:
     for name in docs:
         console.print(f"[bold]{name}[/]: {out / (name + '.run.json')}  {out / (name + '.html')}  "
                       f"{out / (name + '.items.parquet')}")
+    _drift(info["features"], out, console)
     return 0
+
+
+def _drift(features: dict[str, dict[str, Any]], out: Path, console: Any) -> None:
+    """Profile the training features, then drift the held-out half (no shift) and a referred subset against it."""
+    import json
+
+    from assay.data.atomic import atomic_write
+    from assay.drift.profile import profile
+    from assay.drift.run import drift
+    from assay.report.drift_html import render_drift, write_html
+
+    reference = profile(features["train"], name="breast-cancer training half")
+    reference.save(out / "reference.profile")
+    for name in ("test", "referred"):
+        result = drift(reference, features[name])
+        doc = result.to_dict()
+        doc["current"]["source"] = {"test": "held-out half", "referred": "held-out, larger tumours only"}[name]
+        atomic_write(out / f"drift-{name}.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        write_html(out / f"drift-{name}.html", render_drift(doc))
+        verdict = (f"[red]drift[/] in {doc['n_drifted']} of {doc['n_columns']} columns"
+                   if doc["drifted"] else f"[green]no drift[/] in {doc['n_columns']} columns")
+        console.print(f"drift of the {doc['current']['source']} against the training profile: {verdict}  "
+                      f"{out / f'drift-{name}.json'}  {out / f'drift-{name}.html'}")
