@@ -20,7 +20,7 @@ does; the table drifts when any column does.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,8 @@ MAX_CATEGORY_BINS = 50
 MIN_CATEGORY_COUNT = 5
 HISTOGRAM_BINS = 20
 LISTED = 20
+IDENTIFIER_SHARE = 0.9  # an inferred categorical column this distinct looks like an identifier
+IDENTIFIER_MIN_ROWS = 100
 
 
 @dataclass
@@ -349,7 +351,7 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
                     types: tuple[Mapping[str, str], Mapping[str, str]], roles: Mapping[str, str],
                     methods: Mapping[str, str], min_effect: Mapping[str, float], alpha: float, correction: str,
                     raw: Mapping[str, tuple[np.ndarray, np.ndarray]], seed: int,
-                    only_current: Mapping[str, str] | None = None) -> Compared:
+                    only_current: Mapping[str, str] | None = None, given_kinds: Sequence[str] = ()) -> Compared:
     """Test every column of ``ref_states`` against ``cur_states`` (``None``: absent from the current table).
 
     ``only_current`` names columns of the current table that the reference lacks (name -> Arrow type).
@@ -377,6 +379,13 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
         for side, s in (("reference", ref), ("current", cur)):
             if isinstance(s, BrokenState) and s.status == "type_mismatch":
                 status, reason = "type_mismatch", f"{s.reason} (in the {side} table)"
+        if (status == "ok" and isinstance(ref, CategoricalState) and ref.kind == "categorical"
+                and name not in given_kinds and ref.present >= IDENTIFIER_MIN_ROWS
+                and (ref.truncated or len(ref.counts) >= IDENTIFIER_SHARE * ref.present)):
+            distinct = f"more than {len(ref.counts):,}" if ref.truncated else f"{len(ref.counts):,}"
+            status, reason = "identifier", (
+                f"{distinct} distinct values in {ref.present:,} reference rows: looks like an identifier, so its "
+                f"values are not tested (its missing rate is); test them with --kind {name}=categorical")
         if status == "ok" and (not ref.present or not cur.present):
             side = "reference" if not ref.present else "current"
             if ref.rows == 0 or cur.rows == 0:
@@ -389,6 +398,8 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
         entry["histogram"] = _histogram(ref, cur) if status == "ok" else None
         try:
             plans[name] = _tests(kind, method, ref, cur, raw.get(name), seed, permutations)
+            if status == "identifier":
+                plans[name] = [t for t in plans[name] if t.name == "missing_rate"]
         except Exception as exc:  # one column's failure never stops the report
             from assay.errors import AssayError
 

@@ -104,6 +104,7 @@ class Profile:
     grid_id: str
     config: ProfileConfig
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    given_kinds: tuple[str, ...] = ()  # columns whose kind was set by the user, not inferred
 
     @property
     def kinds(self) -> dict[str, str]:
@@ -144,7 +145,8 @@ class Profile:
         return {"format": PROFILE_FORMAT, "version": PROFILE_VERSION, "assay_version": __version__,
                 "created_at": self.created_at, "rows": self.rows, "sources": list(self.sources),
                 "grid_source": self.grid_source, "grid_id": self.grid_id, "config": self.config.to_dict(),
-                "types": dict(self.types), "columns": {name: s.to_dict() for name, s in self.columns.items()}}
+                "types": dict(self.types), "given_kinds": list(self.given_kinds),
+                "columns": {name: s.to_dict() for name, s in self.columns.items()}}
 
     def to_bytes(self) -> bytes:
         return gzip.compress(json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=True).encode(), mtime=0)
@@ -166,7 +168,8 @@ class Profile:
         try:
             columns = {str(k): state_from_dict(v) for k, v in d["columns"].items()}
             return Profile(columns, dict(d["types"]), int(d["rows"]), tuple(d["sources"]), str(d["grid_source"]),
-                           str(d["grid_id"]), ProfileConfig.from_dict(d["config"]), str(d["created_at"]))
+                           str(d["grid_id"]), ProfileConfig.from_dict(d["config"]), str(d["created_at"]),
+                           tuple(d.get("given_kinds", ())))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ReadError(message(where=where, expected="a complete assay profile",
                                     found=f"a malformed file ({type(exc).__name__}: {exc})",
@@ -507,8 +510,10 @@ def profile(source: Any, *, like: Profile | str | os.PathLike[str] | None = None
         rows = src.num_rows if src.num_rows is not None else sum(b.num_rows for b in src.batches())
     types = {n: _type_name(src.schema.field(n).type) for n in names}
     if reference is not None:
-        return Profile(states, types, rows, (src.name,), reference.grid_source, reference.grid_id, config)
-    return Profile(states, types, rows, (src.name,), src.name, _grid_id(states, config), config)
+        return Profile(states, types, rows, (src.name,), reference.grid_source, reference.grid_id, config,
+                       given_kinds=reference.given_kinds)
+    return Profile(states, types, rows, (src.name,), src.name, _grid_id(states, config), config,
+                   given_kinds=tuple(sorted(kinds or {})))
 
 
 def _column(table: pa.Table | pa.RecordBatch | None, name: str) -> pa.ChunkedArray | None:

@@ -202,7 +202,7 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
             notes.append(f"{', '.join(raw_wanted)}: tested on the profile's fine grid (a profile keeps no rows)")
     compared = compare_columns(ref_states, cur_states, types=(ref_prof.types, cur_prof.types), roles=roles,
                                methods=methods, min_effect=floors, alpha=alpha, correction=correction, raw=raw,
-                               seed=seed, only_current=only_current)
+                               seed=seed, only_current=only_current, given_kinds=ref_prof.given_kinds)
     multi = None
     if multivariate:
         multi = _multivariate(ref_in, cur_in, ref_states, cur_states, multivariate_rows, seed, alpha)

@@ -296,3 +296,18 @@ def test_property_row_order_changes_nothing_beyond_rounding(seed: int, n_ref: in
         for ta, tb in zip(a[name]["tests"], b[name]["tests"]):
             for key in ("statistic", "p_value", "p_adjusted", "effect"):
                 assert tb[key] == pytest.approx(ta[key], rel=1e-9, abs=1e-12)
+
+
+def test_identifier_like_columns_are_not_value_tested_unless_asked() -> None:
+    rng = np.random.default_rng(3)
+    ref = {"uid": np.array([f"u{i}" for i in range(1000)]), "x": rng.normal(size=1000)}
+    cur_ids = np.array([f"v{i}" for i in range(800)], dtype=object)
+    cur_ids[:200] = None  # the id going missing is still caught
+    cur = {"uid": cur_ids, "x": rng.normal(size=800)}
+    col = assay.drift(ref, cur).columns["uid"]
+    assert col["status"] == "identifier" and "--kind uid=categorical" in col["reason"]
+    assert [t["name"] for t in col["tests"]] == ["missing_rate"] and col["drifted"]
+    asked = assay.drift(ref, cur, kinds={"uid": "categorical"}).columns["uid"]
+    assert asked["status"] == "ok" and asked["method"] == "jensen_shannon"
+    # a profile remembers which kinds were given
+    assert assay.drift(assay.profile(ref, kinds={"uid": "categorical"}), cur).columns["uid"]["status"] == "ok"
