@@ -102,3 +102,39 @@ class GroupSums:
         if self.starts.size:
             out[self.present] = np.diff(self.starts, append=self.n)
         return out
+
+
+class BlockSums:
+    """Per-cell sums like :class:`GroupSums`, without sorting the rows: the rows are cut into consecutive blocks of
+    at least 128, one ``bincount`` sums each (cell, block), and each cell's block sums are added pairwise.
+
+    A cell's sequential run is at most one block's rows of that cell, so the error stays at a few ulps. Unlike
+    :class:`GroupSums`, a cell's sum depends (in its last bits) on how its rows interleave with other cells' rows,
+    so it serves cells *within* one group (calibration bins of the whole table), not groups whose results must not
+    depend on each other.
+
+    >>> bs = BlockSums(np.array([1, 0, 1]), 3)
+    >>> bs.sum(np.array([1.0, 2.0, 3.0])).tolist(), bs.count().tolist()
+    ([2.0, 4.0, 0.0], [1, 2, 0])
+    """
+
+    CELL_BUDGET = 4_000_000
+
+    def __init__(self, codes: np.ndarray, size: int) -> None:
+        self.size = size
+        self.codes = codes
+        n = int(codes.size)
+        block = max(128, -(-n * size // self.CELL_BUDGET))
+        self.blocks = max(1, -(-n // block))
+        # cell index block * size + code: block-major, so one transpose makes each cell's block sums contiguous
+        index = np.repeat(np.arange(0, self.blocks * size, size, dtype=np.int64), block)[:n]
+        index += codes
+        self.index = index
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        cells = np.bincount(self.index, weights=values, minlength=self.size * self.blocks)
+        by_cell = np.ascontiguousarray(cells.reshape(self.blocks, self.size).T)
+        return np.asarray(np.sum(by_cell, axis=1))
+
+    def count(self) -> np.ndarray:
+        return np.bincount(self.codes, minlength=self.size).astype(np.int64)

@@ -23,7 +23,7 @@ import numpy as np
 
 from assay.errors import StateError
 from assay.metrics import _serial
-from assay.metrics._groups import OVERALL, GroupKeys, GroupSums, align, scatter, stable_seed
+from assay.metrics._groups import OVERALL, BlockSums, GroupKeys, GroupSums, align, scatter, stable_seed
 from assay.metrics.estimate import Estimate, reasons_from
 from assay.stats.intervals import kish_ess, two_sided_alpha, wilson
 
@@ -77,7 +77,8 @@ class CalibrationState:
             cell = cell + codes.astype(np.int64) * b
         size = g * b
         w = sample_weight
-        sums = GroupSums(cell, size)  # pairwise sums per cell: merged chunks agree with the whole to a few ulps
+        # sums per cell accurate to a few ulps (merged chunks agree with the whole); with one group, no row sort
+        sums = BlockSums(cell, size) if g == 1 else GroupSums(cell, size)
         rows = sums.count()
         sw = rows.astype(np.float64) if w is None else sums.sum(w)
         sw2 = sw if w is None else sums.sum(w * w)
