@@ -610,3 +610,20 @@ def test_compacted_scores_through_evaluate_report_their_bound(tmp_path: Any) -> 
         assert in_memory["metrics"][name]["value"] == pytest.approx(value, abs=1e-12)
         assert "bound" not in in_memory["metrics"][name]
     assert any("roc_auc" in note for note in streamed["notes"])
+
+
+@settings(deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5000), st.integers(1, 40))
+def test_block_and_group_sums_are_within_a_few_ulps_of_exact(seed: int, n: int, size: int) -> None:
+    import math
+
+    from assay.metrics._groups import BlockSums, GroupSums
+
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, size, n)
+    values = rng.lognormal(0, 2, n)
+    exact = np.array([math.fsum(values[codes == c]) for c in range(size)])
+    for sums in (BlockSums(codes, size), GroupSums(codes, size)):
+        got = sums.sum(values)
+        assert np.all(np.abs(got - exact) <= 8 * np.spacing(np.maximum(np.abs(exact), 1e-300)))
+        assert np.array_equal(sums.count(), np.bincount(codes, minlength=size))
