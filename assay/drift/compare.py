@@ -379,6 +379,7 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
         for side, s in (("reference", ref), ("current", cur)):
             if isinstance(s, BrokenState) and s.status == "type_mismatch":
                 status, reason = "type_mismatch", f"{s.reason} (in the {side} table)"
+                break
         if (status == "ok" and isinstance(ref, CategoricalState) and ref.kind == "categorical"
                 and name not in given_kinds and ref.present >= IDENTIFIER_MIN_ROWS
                 and (ref.truncated or len(ref.counts) >= IDENTIFIER_SHARE * ref.present)):

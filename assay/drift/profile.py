@@ -403,7 +403,7 @@ def _reference_states(source: TableSource, names: list[str], kinds: Mapping[str,
             continue
         if mismatch is not None:
             states[name] = BrokenState(kinds[name], "type_mismatch",
-                                       mismatch.replace(" in the reference, but", " (as asked), but"))
+                                       mismatch.replace(" in the reference, but", ", but"))
         else:
             states[name] = _empty_state(kinds[name], samples.get(name), config)
     return states, set(done)
