@@ -143,19 +143,10 @@ def run(args: argparse.Namespace) -> int:
         progress = (lambda stage, rows, total: update(rows, total, stage)) if update else None
         result = drift(args.reference, args.current, progress=progress, **options)
     doc = result.to_dict()
-    html = None
-    if args.html:
-        from assay.report.drift_html import render_drift
-
-        html = render_drift(doc)
-    from assay.data.atomic import atomic_write
-
     if args.out:
-        atomic_write(args.out, json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    if html is not None:
-        from assay.report.html import write_html
-
-        write_html(args.html, html)
+        result.write(args.out)
+    if args.html:
+        result.write_html(args.html)
     if args.save_profile:
         result.reference_profile.save(args.save_profile)
     if not args.quiet:

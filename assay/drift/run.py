@@ -58,6 +58,21 @@ class DriftResult:
     def to_dict(self) -> dict[str, Any]:
         return self.document
 
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the document as JSON (strict: no NaN), atomically."""
+        import json
+
+        from assay.data.atomic import atomic_write
+
+        atomic_write(path, json.dumps(self.document, indent=2, allow_nan=False) + "\n")
+
+    def write_html(self, path: str | os.PathLike[str]) -> None:
+        """Write the self-contained HTML report, atomically."""
+        from assay.report.drift_html import render_drift
+        from assay.report.html import write_html
+
+        write_html(path, render_drift(self.document))
+
 
 def _as_profile_or_source(x: Any, side: str) -> Profile | TableSource:
     if isinstance(x, Profile):

@@ -311,3 +311,13 @@ def test_identifier_like_columns_are_not_value_tested_unless_asked() -> None:
     assert asked["status"] == "ok" and asked["method"] == "jensen_shannon"
     # a profile remembers which kinds were given
     assert assay.drift(assay.profile(ref, kinds={"uid": "categorical"}), cur).columns["uid"]["status"] == "ok"
+
+
+def test_result_writes_json_and_html(tmp_path) -> None:
+    import json
+
+    res = assay.drift({"x": _normal(500, 1)}, {"x": _normal(500, 2, 1.0)})
+    res.write(tmp_path / "d.json")
+    res.write_html(tmp_path / "d.html")
+    assert json.loads((tmp_path / "d.json").read_text()) == res.to_dict()
+    assert "<svg" in (tmp_path / "d.html").read_text()
