@@ -198,10 +198,15 @@ class CategoricalState:
 
     def update(self, values: list[str], counts: np.ndarray, missing: int, rows: int) -> CategoricalState:
         """Add a chunk's value counts (``values[i]`` seen ``counts[i]`` times), its missing and row counts."""
+        other, truncated = self.other, self.truncated
+        if len(values) > self.max_categories:  # fold the chunk's rarest values in NumPy before any dict work
+            keep = np.argpartition(-counts, self.max_categories - 1)[: self.max_categories]
+            other += int(counts.sum() - counts[keep].sum())
+            values, counts, truncated = [values[i] for i in keep.tolist()], counts[keep], True
         table = dict(self.counts)
         for value, count in zip(values, counts.tolist()):
             table[value] = table.get(value, 0) + int(count)
-        return self._capped(table, self.missing + missing, self.rows + rows, self.other, self.truncated)
+        return self._capped(table, self.missing + missing, self.rows + rows, other, truncated)
 
     def merge(self, other: ColumnState) -> CategoricalState:
         if not isinstance(other, CategoricalState):

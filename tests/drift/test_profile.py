@@ -186,3 +186,12 @@ def test_datetime_columns_are_seconds() -> None:
     state = p.columns["when"]
     assert isinstance(state, NumericState) and state.kind == "datetime"
     assert state.moments.max - state.moments.min == pytest.approx(99 * 3600)
+
+
+def test_frequency_table_keeps_the_largest_values_and_counts_the_rest_as_other() -> None:
+    values = np.array(["common"] * 500 + ["second"] * 300 + [f"rare{i}" for i in range(200)])
+    state = profile({"c": values}, max_categories=10).columns["c"]
+    assert isinstance(state, CategoricalState)
+    assert state.truncated and len(state.counts) == 10
+    assert state.counts["common"] == 500 and state.counts["second"] == 300
+    assert state.other == 200 - 8 and state.present == 1000
