@@ -321,3 +321,18 @@ def test_result_writes_json_and_html(tmp_path) -> None:
     res.write_html(tmp_path / "d.html")
     assert json.loads((tmp_path / "d.json").read_text()) == res.to_dict()
     assert "<svg" in (tmp_path / "d.html").read_text()
+
+
+def test_pandas_polars_and_arrow_inputs_give_the_same_document() -> None:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    ref = {"x": _normal(800, 1), "c": _cats(800, 2, [0.5, 0.3, 0.2])}
+    cur = {"x": _normal(600, 3, 0.3), "c": _cats(600, 4, [0.3, 0.3, 0.4])}
+    base = assay.drift(ref, cur).columns
+    for convert in (pd.DataFrame, pl.DataFrame, pa.table):
+        cols = assay.drift(convert(ref), convert(cur)).columns
+        for name in base:
+            assert cols[name]["drifted"] == base[name]["drifted"]
+            assert cols[name]["effect"] == pytest.approx(base[name]["effect"], rel=1e-12)
