@@ -69,6 +69,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--min-effect", action="append", default=[], metavar="METHOD=X",
                    help="practical floor of a method's effect (defaults: "
                    + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_MIN_EFFECT.items()) + ")")
+    p.add_argument("--psi-smoothing", type=float, default=0.5,
+                   help="count added to every PSI bin on both sides (default 0.5; 0 = raw PSI, infinite on an empty "
+                   "bin)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after correction (default 0.05)")
     p.add_argument("--correction", default="holm", choices=["holm", "bh", "none"],
                    help="across all tests of all columns: holm (family-wise, default), bh (false discovery "
@@ -135,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = dict(
         columns=args.columns, exclude=args.exclude, kinds=kinds or None,
         methods=_pairs(args.method, "--method", "age=ks"), min_effect=floors, prediction=args.prediction,
-        label=args.label, alpha=args.alpha, correction=args.correction, bins=args.bins, fine_bins=args.fine_bins,
+        label=args.label, psi_smoothing=args.psi_smoothing, alpha=args.alpha, correction=args.correction,
+        bins=args.bins, fine_bins=args.fine_bins,
         multivariate=args.multivariate, multivariate_rows=args.multivariate_rows, seed=args.seed)
     if phrases is not None:
         options["refusal_phrases"] = phrases

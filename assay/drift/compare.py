@@ -98,8 +98,21 @@ def _category_bins(ref: CategoricalState, cur: CategoricalState) -> tuple[list[s
     return [labels[i] for i in keep], np.asarray([r[i] for i in keep]), np.asarray([c[i] for i in keep])
 
 
-def _binned(method: str, r: np.ndarray, c: np.ndarray) -> m.Test:
-    return {"psi": m.psi, "jensen_shannon": m.jensen_shannon, "hellinger": m.hellinger, "chi2": m.chi2}[method](r, c)
+@dataclass(frozen=True)
+class TestOptions:
+    """Settings of the tests: the seed and permutations of ``wasserstein``, PSI's smoothing."""
+
+    __test__ = False  # not a pytest class
+
+    seed: int = 0
+    permutations: int = 200
+    psi_smoothing: float = 0.5
+
+
+def _binned(method: str, r: np.ndarray, c: np.ndarray, options: TestOptions) -> m.Test:
+    if method == "psi":
+        return m.psi(r, c, smoothing=options.psi_smoothing)
+    return {"jensen_shannon": m.jensen_shannon, "hellinger": m.hellinger, "chi2": m.chi2}[method](r, c)
 
 
 def _cdfs(ref: NumericState, cur: NumericState) -> tuple[np.ndarray, np.ndarray]:
@@ -141,9 +154,9 @@ def _binned_raw_method(method: str, ref: NumericState, cur: NumericState) -> m.T
 
 
 def _value_test(method: str, ref: ColumnState, cur: ColumnState, raw: tuple[np.ndarray, np.ndarray] | None,
-                seed: int, permutations: int) -> m.Test:
+                options: TestOptions) -> m.Test:
     if isinstance(ref, TextState) and isinstance(cur, TextState):
-        return _value_test(method, ref.length, cur.length, raw, seed, permutations)
+        return _value_test(method, ref.length, cur.length, raw, options)
     if isinstance(ref, NumericState) and isinstance(cur, NumericState):
         if method in _RAW:
             if raw is not None:
@@ -151,21 +164,21 @@ def _value_test(method: str, ref: ColumnState, cur: ColumnState, raw: tuple[np.n
                     return m.ks(*raw)
                 if method == "cramer_von_mises":
                     return m.cramer_von_mises(*raw)
-                return m.wasserstein(*raw, rng=seed, permutations=permutations)
+                return m.wasserstein(*raw, rng=options.seed, permutations=options.permutations)
             return _binned_raw_method(method, ref, cur)
-        return _binned(method, ref.coarse_counts(), cur.coarse_counts(ref.coarse))
+        return _binned(method, ref.coarse_counts(), cur.coarse_counts(ref.coarse), options)
     assert isinstance(ref, CategoricalState) and isinstance(cur, CategoricalState)
     if method == "z":
         return m.z_proportions(ref.counts.get("true", 0), ref.present, cur.counts.get("true", 0), cur.present)
     _, r, c = _category_bins(ref, cur)
-    return _binned(method, r, c)
+    return _binned(method, r, c, options)
 
 
 def _tests(kind: str, method: str, ref: ColumnState, cur: ColumnState, raw: tuple[np.ndarray, np.ndarray] | None,
-           seed: int, permutations: int) -> list[_Planned]:
+           options: TestOptions) -> list[_Planned]:
     planned: list[_Planned] = []
     if ref.present and cur.present and not isinstance(ref, BrokenState) and not isinstance(cur, BrokenState):
-        planned.append(_Planned("value", _value_test(method, ref, cur, raw, seed, permutations)))
+        planned.append(_Planned("value", _value_test(method, ref, cur, raw, options)))
         if isinstance(ref, TextState) and isinstance(cur, TextState):
             for name, a, b in (("empty_share", ref.empty, cur.empty), ("json_share", ref.json, cur.json),
                                ("refusal_share", ref.refusal, cur.refusal)):
@@ -351,7 +364,8 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
                     types: tuple[Mapping[str, str], Mapping[str, str]], roles: Mapping[str, str],
                     methods: Mapping[str, str], min_effect: Mapping[str, float], alpha: float, correction: str,
                     raw: Mapping[str, tuple[np.ndarray, np.ndarray]], seed: int,
-                    only_current: Mapping[str, str] | None = None, given_kinds: Sequence[str] = ()) -> Compared:
+                    only_current: Mapping[str, str] | None = None, given_kinds: Sequence[str] = (),
+                    psi_smoothing: float = 0.5) -> Compared:
     """Test every column of ``ref_states`` against ``cur_states`` (``None``: absent from the current table).
 
     ``only_current`` names columns of the current table that the reference lacks (name -> Arrow type).
@@ -366,6 +380,10 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
     warnings: list[str] = []
     n_tests_guess = max(1, 2 * len(ref_states))
     permutations = max(200, math.ceil(2 * n_tests_guess / alpha))
+    if not (psi_smoothing >= 0 and math.isfinite(psi_smoothing)):
+        raise ConfigError(message(where="psi smoothing", expected="a number >= 0 (0.5 by default; 0 is raw PSI)",
+                                  found=repr(psi_smoothing)))
+    options = TestOptions(seed, permutations, psi_smoothing)
     for name, ref in ref_states.items():
         kind, role = ref.kind, roles.get(name, "feature")
         cur = cur_states.get(name)
@@ -398,7 +416,7 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
         entry["summary"] = {"reference": _summary(ref), "current": _summary(cur)}
         entry["histogram"] = _histogram(ref, cur) if status == "ok" else None
         try:
-            plans[name] = _tests(kind, method, ref, cur, raw.get(name), seed, permutations)
+            plans[name] = _tests(kind, method, ref, cur, raw.get(name), options)
             if status == "identifier":
                 plans[name] = [t for t in plans[name] if t.name == "missing_rate"]
         except Exception as exc:  # one column's failure never stops the report

@@ -102,7 +102,7 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
           methods: Mapping[str, str] | None = None, min_effect: Mapping[str, float] | None = None,
           prediction: str | None = None, label: str | None = None, alpha: float = 0.05, correction: str = "holm",
           bins: int = 10, fine_bins: int = 200, refusal_phrases: Sequence[str] = DEFAULT_REFUSAL_PHRASES,
-          multivariate: bool = False, multivariate_rows: int = 100_000, seed: int = 0,
+          psi_smoothing: float = 0.5, multivariate: bool = False, multivariate_rows: int = 100_000, seed: int = 0,
           progress: Progress | None = None) -> DriftResult:
     """Drift of ``current`` against ``reference``, per column and for the table.
 
@@ -112,8 +112,9 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
     ``prediction`` and ``label`` name the model's output and the label, tested like any column and marked by role.
     ``kinds`` overrides inferred kinds (``{"zip": "categorical"}``) of a table reference; ``methods`` picks a method
     per column or per kind (``{"age": "ks", "categorical": "chi2"}``); ``min_effect`` moves a method's practical
-    floor (``{"psi": 0.02}``). ``correction`` is ``"holm"`` (family-wise), ``"bh"`` (false discovery rate) or
-    ``"none"``. See :mod:`assay.drift.compare` for the rule.
+    floor (``{"psi": 0.02}``); ``psi_smoothing`` is the count added to every PSI bin on both sides (0 for raw PSI,
+    infinite when a bin is empty on one side). ``correction`` is ``"holm"`` (family-wise), ``"bh"`` (false
+    discovery rate) or ``"none"``. See :mod:`assay.drift.compare` for the rule.
     """
     methods = dict(methods or {})
     floors = dict(min_effect or {})
@@ -217,7 +218,8 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
             notes.append(f"{', '.join(raw_wanted)}: tested on the profile's fine grid (a profile keeps no rows)")
     compared = compare_columns(ref_states, cur_states, types=(ref_prof.types, cur_prof.types), roles=roles,
                                methods=methods, min_effect=floors, alpha=alpha, correction=correction, raw=raw,
-                               seed=seed, only_current=only_current, given_kinds=ref_prof.given_kinds)
+                               seed=seed, only_current=only_current, given_kinds=ref_prof.given_kinds,
+                               psi_smoothing=psi_smoothing)
     multi = None
     if multivariate:
         multi = _multivariate(ref_in, cur_in, ref_states, cur_states, multivariate_rows, seed, alpha)
@@ -233,7 +235,8 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
                    "fine_bins": ref_prof.config.fine_bins,
                    "methods": {c: e["method"] for c, e in compared.columns.items() if e["method"]},
                    "min_effect": {**DEFAULT_MIN_EFFECT, **floors},
-                   "refusal_phrases": list(ref_prof.config.refusal_phrases), "seed": seed},
+                   "refusal_phrases": list(ref_prof.config.refusal_phrases), "psi_smoothing": psi_smoothing,
+                   "seed": seed},
         "drifted": compared.drifted,
         "n_columns": compared.n_columns,
         "n_drifted": compared.n_drifted,

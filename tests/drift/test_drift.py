@@ -336,3 +336,15 @@ def test_pandas_polars_and_arrow_inputs_give_the_same_document() -> None:
         for name in base:
             assert cols[name]["drifted"] == base[name]["drifted"]
             assert cols[name]["effect"] == pytest.approx(base[name]["effect"], rel=1e-12)
+
+
+def test_psi_smoothing_is_an_option() -> None:
+    ref, cur = {"x": _normal(2000, 1)}, {"x": _normal(2000, 2, 0.3)}
+    raw = assay.drift(ref, cur, psi_smoothing=0.0).to_dict()
+    edges = quantile_edges(ref["x"], 10)
+    r = np.bincount(np.searchsorted(edges, ref["x"]), minlength=edges.size + 1) / 2000
+    c = np.bincount(np.searchsorted(edges, cur["x"]), minlength=edges.size + 1) / 2000
+    assert raw["columns"]["x"]["effect"] == pytest.approx(float(np.sum((c - r) * np.log(c / r))), rel=1e-12)
+    assert raw["config"]["psi_smoothing"] == 0.0
+    with pytest.raises(ConfigError, match="smoothing"):
+        assay.drift(ref, cur, psi_smoothing=-1.0)
