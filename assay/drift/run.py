@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from assay._version import __version__
 from assay.data.tables import TableSource, open_table
-from assay.drift.compare import RAW_METHODS, compare_columns, resolve_method
+from assay.drift.compare import CORRECTIONS, RAW_METHODS, compare_columns, resolve_method
 from assay.drift.methods import DEFAULT_MIN_EFFECT
 from assay.drift.profile import Profile, _floats, is_profile_path, load_profile, profile
 from assay.drift.states import BrokenState
@@ -116,6 +116,11 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
     infinite when a bin is empty on one side). ``correction`` is ``"holm"`` (family-wise), ``"bh"`` (false
     discovery rate) or ``"none"``. See :mod:`assay.drift.compare` for the rule.
     """
+    if correction not in CORRECTIONS:  # options first: fail before reading anything
+        raise ConfigError(message(where="correction", expected=f"one of {', '.join(CORRECTIONS)}",
+                                  found=repr(correction)))
+    if not (isinstance(alpha, int | float) and 0 < alpha < 1):
+        raise ConfigError(message(where="alpha", expected="a level strictly between 0 and 1", found=repr(alpha)))
     methods = dict(methods or {})
     floors = dict(min_effect or {})
     bad = sorted(k for k in floors if k not in DEFAULT_MIN_EFFECT)
