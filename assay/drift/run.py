@@ -170,6 +170,16 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
         if unknown_kinds:
             raise ConfigError(message(where=f"kinds for {unknown_kinds}", expected="no kinds with a profile reference",
                                       found="kinds given", fix="set kinds when making the profile (--kind)"))
+        fixed = {"bins": (bins, 10, ref_prof.config.bins), "fine_bins": (fine_bins, 200, ref_prof.config.fine_bins),
+                 "refusal_phrases": (tuple(refusal_phrases), DEFAULT_REFUSAL_PHRASES,
+                                     ref_prof.config.refusal_phrases)}
+        clash = [k for k, (given, default, kept) in fixed.items() if given != default and given != kept]
+        if clash:
+            raise ConfigError(message(where=f"{', '.join(clash)} with the profile {ref_prof.source!r}",
+                                      expected="the profile's own settings (they fix its grid)",
+                                      found=", ".join(f"{k}={fixed[k][0]!r} (profile: {fixed[k][2]!r})"
+                                                      for k in clash),
+                                      fix="drop the option, or make the profile with it (assay profile ...)"))
     else:
         if ref_in.num_rows == 0:
             raise InputError(message(where=f"reference table {ref_in.name}", expected="at least one row",

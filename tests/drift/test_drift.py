@@ -348,3 +348,12 @@ def test_psi_smoothing_is_an_option() -> None:
     assert raw["config"]["psi_smoothing"] == 0.0
     with pytest.raises(ConfigError, match="smoothing"):
         assay.drift(ref, cur, psi_smoothing=-1.0)
+
+
+def test_settings_fixed_by_a_profile_are_not_silently_ignored() -> None:
+    ref = assay.profile({"x": _normal(300, 1)})
+    with pytest.raises(ConfigError, match="bins=20"):
+        assay.drift(ref, {"x": _normal(300, 2)}, bins=20)
+    with pytest.raises(ConfigError, match="refusal_phrases"):
+        assay.drift(ref, {"x": _normal(300, 2)}, refusal_phrases=["nope"])
+    assert not assay.drift(ref, {"x": _normal(300, 1)}).drifted
