@@ -174,10 +174,11 @@ def _value_test(method: str, ref: ColumnState, cur: ColumnState, raw: tuple[np.n
     return _binned(method, r, c, options)
 
 
-def _tests(kind: str, method: str, ref: ColumnState, cur: ColumnState, raw: tuple[np.ndarray, np.ndarray] | None,
+def _tests(kind: str, method: str | None, ref: ColumnState, cur: ColumnState, raw: tuple[np.ndarray, np.ndarray] | None,
            options: TestOptions) -> list[_Planned]:
     planned: list[_Planned] = []
-    if ref.present and cur.present and not isinstance(ref, BrokenState) and not isinstance(cur, BrokenState):
+    values_ok = ref.present and cur.present and not isinstance(ref, BrokenState) and not isinstance(cur, BrokenState)
+    if values_ok and method is not None:
         planned.append(_Planned("value", _value_test(method, ref, cur, raw, options)))
         if isinstance(ref, TextState) and isinstance(cur, TextState):
             for name, a, b in (("empty_share", ref.empty, cur.empty), ("json_share", ref.json, cur.json),
@@ -377,6 +378,7 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
         raise ConfigError(message(where="alpha", expected="a level strictly between 0 and 1", found=repr(alpha)))
     entries: dict[str, dict[str, Any]] = {}
     plans: dict[str, list[_Planned]] = {}
+    untested_reasons: dict[str, str] = {}
     warnings: list[str] = []
     n_tests_guess = max(1, 2 * len(ref_states))
     permutations = max(200, math.ceil(2 * n_tests_guess / alpha))
@@ -392,8 +394,13 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
             entries[name] = _entry(kind, role, "missing_in_current", "the current table has no column of this name",
                                    quality)
             continue
-        method = resolve_method(name, kind, methods)
+        method: str | None = resolve_method(name, kind, methods)
         status, reason = "ok", ""
+        untested = ""
+        if kind == "datetime" and name not in methods and kind not in methods:
+            method = None  # time moves on: a timestamp's values drift by construction, so they are tested on request
+            untested = (f"a timestamp's values move with time, so they are not tested by default (its missing rate "
+                        f"is); test them with --method {name}=psi")
         for side, s in (("reference", ref), ("current", cur)):
             if isinstance(s, BrokenState) and s.status == "type_mismatch":
                 status, reason = "type_mismatch", f"{s.reason} (in the {side} table)"
@@ -413,6 +420,8 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
                 status, reason = "all_missing", f"every value is missing in the {side} table"
         entry = _entry(kind, role, status, reason, quality)
         entry["method"] = method if status == "ok" else None
+        if untested and status == "ok":
+            untested_reasons[name] = untested
         entry["summary"] = {"reference": _summary(ref), "current": _summary(cur)}
         entry["histogram"] = _histogram(ref, cur) if status == "ok" else None
         try:
@@ -453,7 +462,9 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
         ratios = [min(t.test.effect / t.test.threshold, 1e6) for t in tests
                   if t.test.threshold > 0 and not math.isnan(t.test.effect)]
         entry["severity"] = float(max(ratios, default=0.0))
-        if entry["status"] == "ok" or tests:
+        if name in untested_reasons:
+            entry["reason"] = untested_reasons[name] + (f"; {_reason(tests, alpha)}" if tests else "")
+        elif entry["status"] == "ok" or tests:
             detail = _reason(tests, alpha)
             entry["reason"] = detail if entry["status"] == "ok" else f"{entry['reason']}; {detail}"
         n_drifted += entry["drifted"]
