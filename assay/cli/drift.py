@@ -75,7 +75,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after correction (default 0.05)")
     p.add_argument("--correction", default="holm", choices=["holm", "bh", "none"],
                    help="across all tests of all columns: holm (family-wise, default), bh (false discovery "
-                   "rate), none")
+                   "rate), none (per column: a column's own tests still share its level)")
     p.add_argument("--multivariate", action="store_true",
                    help="also train a domain classifier (needs scikit-learn: pip install 'assay[multivariate]')")
     p.add_argument("--multivariate-rows", type=int, default=100_000,

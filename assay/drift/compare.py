@@ -11,10 +11,13 @@ Per column, a *family* of tests:
 - for text, besides the length: the shares of empty, valid-JSON and refusal texts (each when either side has one).
 
 All tests of all columns form one family for the correction across columns (Holm by default, or
-Benjamini-Hochberg, or none): a column's value and missing-rate tests therefore share its false-alarm budget, and
-the table's. A test flags drift when its adjusted p-value is below ``alpha`` **and** its effect reaches the
-method's practical floor (:data:`assay.drift.methods.DEFAULT_MIN_EFFECT`); a column drifts when any of its tests
-does; the table drifts when any column does.
+Benjamini-Hochberg): a column's value and missing-rate tests therefore share its false-alarm budget, and the
+table's. With ``none`` there is no correction across columns, but a column's own tests still share its level
+(Bonferroni within the column), so each column's false-alarm rate stays at most ``alpha``.
+
+A test flags drift when its adjusted p-value is below ``alpha`` **and** its effect reaches the method's practical
+floor (:data:`assay.drift.methods.DEFAULT_MIN_EFFECT`); a column drifts when any of its tests does; the table
+drifts when any column does.
 """
 
 from __future__ import annotations
@@ -441,7 +444,10 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
                                f"the reference has no column of this name (current type {arrow})",
                                _quality(None, None, None, arrow))
     flat = [t for tests in plans.values() for t in tests]
-    adjusted = _adjust([t.test.p_value for t in flat], correction)
+    if correction == "none":  # no correction across columns, but a column's own tests still share its level
+        adjusted = np.asarray([min(1.0, t.test.p_value * len(tests)) for tests in plans.values() for t in tests])
+    else:
+        adjusted = _adjust([t.test.p_value for t in flat], correction)
     for t, p_adj in zip(flat, adjusted):
         t.p_adjusted = float(p_adj)
         floor = min_effect.get(t.test.method, t.test.threshold)

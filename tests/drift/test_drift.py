@@ -357,3 +357,13 @@ def test_settings_fixed_by_a_profile_are_not_silently_ignored() -> None:
     with pytest.raises(ConfigError, match="refusal_phrases"):
         assay.drift(ref, {"x": _normal(300, 2)}, refusal_phrases=["nope"])
     assert not assay.drift(ref, {"x": _normal(300, 1)}).drifted
+
+
+def test_without_correction_a_columns_own_tests_still_share_its_level() -> None:
+    ref, cur = _normal(400, 1), _normal(400, 2)
+    ref[:40] = np.nan
+    cur[:60] = np.nan
+    col = assay.drift({"x": ref}, {"x": cur}, correction="none").columns["x"]
+    assert len(col["tests"]) == 2
+    for t in col["tests"]:
+        assert t["p_adjusted"] == pytest.approx(min(1.0, 2 * t["p_value"]), rel=1e-12)
