@@ -82,6 +82,8 @@ def add_parser(sub: Any) -> None:
                    help="rows sampled for the domain classifier, both sides together (default 100000)")
     p.add_argument("--out", help="write the drift document (JSON) here")
     p.add_argument("--html", help="write the HTML report here")
+    p.add_argument("--markdown", help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)")
+    p.add_argument("--junit", help="write JUnit XML: one test per column, failed when it drifted")
     p.add_argument("--save-profile", metavar="PATH", help="also save the reference profile made on the way")
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the table drifts")
     p.add_argument("--simulate", action="store_true",
@@ -103,7 +105,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
-    for option in ("out", "html", "save_profile"):
+    for option in ("out", "html", "markdown", "junit", "save_profile"):
         path = getattr(args, option, None)
         folder = os.path.dirname(os.path.abspath(path)) if path else None
         if folder and not os.path.isdir(folder):
@@ -151,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         result.write(args.out)
     if args.html:
         result.write_html(args.html)
+    _ci_outputs(args, doc)
     if args.save_profile:
         result.reference_profile.save(args.save_profile)
     if not args.quiet:
@@ -158,10 +161,26 @@ def run(args: argparse.Namespace) -> int:
 
         console = Console()
         render_terminal(doc, console)
-        for label, path in (("drift", args.out), ("report", args.html), ("profile", args.save_profile)):
+        for label, path in (("drift", args.out), ("report", args.html), ("markdown", args.markdown),
+                            ("junit", args.junit), ("profile", args.save_profile)):
             if path:
                 console.print(f"[dim]{label}:[/] {path}")
     return EXIT_DRIFT if (args.fail_on_drift and result.drifted) else EXIT_OK
+
+
+def _ci_outputs(args: argparse.Namespace, doc: dict[str, Any]) -> None:
+    from assay.data.atomic import atomic_write
+    from assay.report.drift_ci import render_junit, render_markdown
+
+    markdown = render_markdown(doc)
+    if args.markdown:
+        atomic_write(args.markdown, markdown)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(markdown + "\n")
+    if args.junit:
+        atomic_write(args.junit, render_junit(doc))
 
 
 def _simulate(args: argparse.Namespace, kinds: dict[str, str], phrases: tuple[str, ...] | None, err: Any) -> int:

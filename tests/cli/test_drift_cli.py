@@ -782,3 +782,22 @@ def test_exclude_of_an_unknown_column_and_kind_with_like_are_refused(capsys, tmp
     code, _, err = _run(capsys, "profile", data["same"], "--like", prof, "--kind", "z=categorical",
                         "--out", tmp_path / "cur.profile")
     assert code == 2 and "--kind" in err and not (tmp_path / "cur.profile").exists()
+
+
+def test_markdown_junit_and_step_summary_for_ci(capsys, tmp_path, data, monkeypatch) -> None:
+    from xml.etree import ElementTree as ET
+
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    md, xml, out = tmp_path / "d.md", tmp_path / "d.xml", tmp_path / "d.json"
+    code, _, _ = _run(capsys, "drift", data["ref"], data["cur"], "--markdown", md, "--junit", xml, "--out", out,
+                      "--quiet", "--fail-on-drift")
+    doc = json.loads(out.read_text())
+    assert code == 1 and doc["drifted"]
+    text = md.read_text()
+    assert text.startswith(f"## ❌ assay drift: **{doc['n_drifted']} of {doc['n_columns']} columns drifted**")
+    assert summary.read_text().strip() == text.strip()
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert suite is not None and int(suite.get("failures")) == doc["n_drifted"]
+    failed = {case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None}
+    assert failed == {name for name, col in doc["columns"].items() if col["drifted"]}
