@@ -222,19 +222,22 @@ def test_github_actions_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     base = assay.evaluate(tables["logistic"], task="binary", label="is_benign", score="score", id="id",
                           segments=["tumour_size"], sensitive=["texture_band"], items="baseline.items.parquet")
     base.write("baseline.json")
+    production = {"label": tables["logistic"]["is_benign"], **{k: v for k, v in tables["logistic"].items()
+                                                              if k != "is_benign"}}
+    assay.profile(production).save("reference.profile")
     (tmp_path / "examples").mkdir()
     (tmp_path / "examples" / "policy.yaml").write_text((ROOT / "examples" / "policy.yaml").read_text())
     workflow = yaml.safe_load((ROOT / "examples" / "github-actions.yml").read_text())
     steps = [s["run"] for s in workflow["jobs"]["gate"]["steps"] if "run" in s and "assay " in s["run"]
              and "pip install" not in s["run"]]
-    assert len(steps) == 2
+    assert len(steps) == 3
     codes = []
     for step in steps:
         argv = step.replace("${{ github.sha }}", "abc123").split()
         assert argv[0] == "assay"
         codes.append(main(argv[1:]))
-    assert codes[0] == 0 and codes[1] in (0, 1, 3)
-    for out in ("candidate.json", "report.html", "gate.md", "gate.xml"):
+    assert codes[0] == 0 and codes[1] in (0, 1, 3) and codes[2] == 0
+    for out in ("candidate.json", "report.html", "gate.md", "gate.xml", "drift.md", "drift.xml", "drift.html"):
         assert (tmp_path / out).exists()
 
 
