@@ -31,33 +31,46 @@ from assay.report._sections import (
     metrics_section,
 )
 
-__all__ = ["SCHEMA", "render_run", "write_html"]
+__all__ = ["SCHEMA", "check_document", "page", "render_run", "write_html"]
 
 SCHEMA = "assay.run/1"
 
 _SECTIONS = (metrics_section, curves_section, calibration_section, confusion_section, slices_section, fairness_section)
 
 
-def _validate(doc: object) -> Mapping[str, Any]:
+def check_document(doc: object, schema: str, *, what: str, source: str, writer: str) -> Mapping[str, Any]:
+    """``doc`` as a mapping of ``schema``, or an :class:`~assay.errors.InputError` saying what to pass instead.
+
+    ``what`` names the document ("run document"), ``source`` where its dict comes from, ``writer`` what writes it.
+    """
     if not isinstance(doc, Mapping):
-        raise InputError(
-            message(
-                where="run document",
-                expected="a mapping (a JSON object)",
-                found=type(doc).__name__,
-                fix="pass the dict read from the run's JSON file",
-            )
-        )
-    if doc.get("schema") != SCHEMA:
-        raise InputError(
-            message(
-                where="field 'schema' of the run document",
-                expected=repr(SCHEMA),
-                found=repr(doc.get("schema")),
-                fix="render a document written by this version of assay",
-            )
-        )
+        raise InputError(message(where=what, expected="a mapping (a JSON object)", found=type(doc).__name__,
+                                 fix=f"pass the dict read from {source}"))
+    if doc.get("schema") != schema:
+        raise InputError(message(where=f"field 'schema' of the {what}", expected=repr(schema),
+                                 found=repr(doc.get("schema")), fix=f"render a document written by {writer}"))
     return doc
+
+
+def page(*, title: str, charts: int, top: str, nav: str, main: str, footer: str, style: str = "") -> str:
+    """The self-contained page every report shares: the policy, stylesheet, error hook, navigation and self-check.
+
+    ``charts`` is how many charts the self-check expects; ``style`` adds report-specific CSS.
+    """
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="generator" content="assay">'
+        f"<title>{escape(title)}</title><style>{STYLE}{style}</style></head>\n"
+        f'<body data-assay-charts-expected="{charts}"><script>{ERROR_HOOK}</script>\n'
+        f"{top}\n"
+        f'<nav class="sections" aria-label="sections"><div class="wrap">{nav}</div></nav>\n'
+        f'<main class="wrap">{main}</main>\n'
+        f'<footer class="wrap">{footer}</footer>\n'
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )
 
 
 def render_run(doc: Mapping[str, Any]) -> str:
@@ -72,7 +85,8 @@ def render_run(doc: Mapping[str, Any]) -> str:
     >>> page.startswith("<!DOCTYPE html>"), "1.25" in page, "://" in page
     (True, True, False)
     """
-    doc = _validate(doc)
+    doc = check_document(doc, SCHEMA, what="run document", source="the run's JSON file",
+                         writer="this version of assay")
     ctx = Context(doc)
     top = header(ctx)
     sections: list[Section] = [s for build in _SECTIONS if (s := build(ctx)) is not None]
@@ -84,20 +98,8 @@ def render_run(doc: Mapping[str, Any]) -> str:
         f"{' · run ' + escape(str(doc['run_id'])) if doc.get('run_id') else ''}. "
         "Self-contained: this page loads nothing from the network."
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="generator" content="assay">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n"
-        f'<body data-assay-charts-expected="{ctx.charts}"><script>{ERROR_HOOK}</script>\n'
-        f"{top}\n"
-        f'<nav class="sections" aria-label="sections"><div class="wrap">{nav}</div></nav>\n'
-        f'<main class="wrap">{"".join(s.html() for s in sections)}</main>\n'
-        f'<footer class="wrap">{footer}</footer>\n'
-        f"<script>{SCRIPT}</script></body></html>\n"
-    )
+    return page(title=title, charts=ctx.charts, top=top, nav=nav, main="".join(s.html() for s in sections),
+                footer=footer)
 
 
 def write_html(path: str | os.PathLike[str], html: str) -> None:
