@@ -158,6 +158,16 @@ def sort_th(label: str, *, num: bool = False, raw: bool = False) -> str:
 # header
 
 
+def config_chips(config: Mapping[str, Any]) -> str:
+    """A document's config as one chip per key (long values shortened, whole in the tooltip); empty without keys."""
+    chips = []
+    for key, value in config.items():
+        text = json.dumps(value, default=str, ensure_ascii=False)
+        short = text if len(text) <= 80 else text[:79] + "…"
+        chips.append(f'<span title="{esc(text)}"><b>{esc(key)}</b> {esc(short)}</span>')
+    return f'<div class="config" aria-label="configuration">{"".join(chips)}</div>' if chips else ""
+
+
 def header(ctx: Context) -> str:
     doc = ctx.doc
     model, dataset = as_mapping(doc.get("model")), as_mapping(doc.get("dataset"))
@@ -216,12 +226,7 @@ def header(ctx: Context) -> str:
         meta.append(("Run", f"<code>{esc(doc['run_id'])}</code>"))
     meta_html = "".join(f"<div{' class=wide' if k == 'Run' else ''}><dt>{k}</dt><dd>{v}</dd></div>" for k, v in meta)
 
-    config = []
-    for key, value in ctx.config.items():
-        text = json.dumps(value, default=str, ensure_ascii=False)
-        short = text if len(text) <= 80 else text[:79] + "…"
-        config.append(f'<span title="{esc(text)}"><b>{esc(key)}</b> {esc(short)}</span>')
-    config_html = f'<div class="config" aria-label="configuration">{"".join(config)}</div>' if config else ""
+    config_html = config_chips(ctx.config)
 
     return (
         '<header class="top"><div class="wrap">'

@@ -20,14 +20,13 @@ category values are user data).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from assay.report import svg
-from assay.report._sections import Context, Section, as_mapping, as_seq, esc, sort_th
+from assay.report._sections import Context, Section, as_mapping, as_seq, config_chips, esc, sort_th
 from assay.report.formatting import MISSING, as_float, fmt_count, fmt_interval, fmt_number, fmt_percent
 from assay.report.html import check_document, page, write_html
 
@@ -201,12 +200,7 @@ def _header(doc: Mapping[str, Any], columns: Sequence[_Column]) -> str:
         meta.append(("assay version", esc(doc["assay_version"])))
     meta_html = "".join(f"<div><dt>{esc(k)}</dt><dd>{v}</dd></div>" for k, v in meta)
 
-    chips = []
-    for key, value in config.items():
-        text = json.dumps(value, default=str, ensure_ascii=False)
-        short = text if len(text) <= 80 else text[:79] + "…"
-        chips.append(f'<span title="{esc(text)}"><b>{esc(key)}</b> {esc(short)}</span>')
-    config_html = f'<div class="config" aria-label="configuration">{"".join(chips)}</div>' if chips else ""
+    config_html = config_chips(config)
 
     return (
         '<header class="top"><div class="wrap">'
