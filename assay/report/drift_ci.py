@@ -18,9 +18,9 @@ True
 from __future__ import annotations
 
 from typing import Any
-from xml.etree import ElementTree as ET
 
-from assay.report.drift_terminal import _order
+from assay.report.drift_terminal import _missing, _order
+from assay.report.junit import JUnitCase, junit
 
 __all__ = ["render_junit", "render_markdown"]
 
@@ -31,13 +31,6 @@ def _f(x: Any) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _missing(q: dict[str, Any]) -> str:
-    a, b = q.get("missing_reference"), q.get("missing_current")
-    if a is None and b is None:
-        return ""
-    return f"{(a or 0):.1%} → {(b or 0):.1%}"
 
 
 def render_markdown(doc: dict[str, Any], *, max_rows: int = 50) -> str:
@@ -73,20 +66,15 @@ def render_markdown(doc: dict[str, Any], *, max_rows: int = 50) -> str:
 
 def render_junit(doc: dict[str, Any]) -> str:
     """One test case per column: a failure when it drifted, skipped when it could not be compared."""
-    columns = doc["columns"]
-    suite = ET.Element("testsuite", name="assay drift", tests=str(len(columns)),
-                       failures=str(sum(bool(c["drifted"]) for c in columns.values())),
-                       skipped=str(sum(c["status"] != "ok" and not c["drifted"] for c in columns.values())))
-    for name, col in columns.items():
-        case = ET.SubElement(suite, "testcase", classname=f"assay.drift.{col['kind']}", name=name)
+    cases = []
+    for name, col in doc["columns"].items():
         text = (f"method={col.get('method')} effect={_f(col.get('effect'))} floor={_f(col.get('threshold'))} "
                 f"p_adjusted={_f(col.get('p_adjusted'))} missing={_missing(col['quality'])}: {col['reason']}")
+        classname = f"assay.drift.{col['kind']}"
         if col["drifted"]:
-            ET.SubElement(case, "failure", message=col["reason"]).text = text
+            cases.append(JUnitCase(classname, name, "failure", col["reason"], text))
         elif col["status"] != "ok":
-            ET.SubElement(case, "skipped", message=f"{col['status']}: {col['reason']}").text = text
+            cases.append(JUnitCase(classname, name, "skipped", f"{col['status']}: {col['reason']}", text))
         else:
-            ET.SubElement(case, "system-out").text = text
-    suites = ET.Element("testsuites")
-    suites.append(suite)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+            cases.append(JUnitCase(classname, name, "pass", "", text))
+    return junit("assay drift", cases)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from xml.etree import ElementTree as ET
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from assay.gate.decide import GateResult, Outcome
+from assay.report.junit import JUnitCase, junit
 
 _STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 _ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
@@ -73,22 +73,17 @@ def render_markdown(result: GateResult) -> str:
 
 
 def render_junit(result: GateResult) -> str:
-    suite = ET.Element("testsuite", name="assay gate", tests=str(len(result.outcomes)),
-                       failures=str(sum(o.decision == "fail" for o in result.outcomes)),
-                       skipped=str(sum(o.decision == "inconclusive" for o in result.outcomes)))
+    cases = []
     for o in result.outcomes:
-        case = ET.SubElement(suite, "testcase", classname=f"assay.gate.{o.metric}", name=o.label)
         text = (f"baseline={_f(o.baseline)} candidate={_f(o.candidate)} difference={_f(o.difference)} "
                 f"interval={_interval(o)} method={o.method}: {o.why}")
         if o.decision == "fail":
-            ET.SubElement(case, "failure", message=o.why).text = text
+            cases.append(JUnitCase(f"assay.gate.{o.metric}", o.label, "failure", o.why, text))
         elif o.decision == "inconclusive":
-            ET.SubElement(case, "skipped", message=f"inconclusive: {o.why}").text = text
+            cases.append(JUnitCase(f"assay.gate.{o.metric}", o.label, "skipped", f"inconclusive: {o.why}", text))
         else:
-            ET.SubElement(case, "system-out").text = text
-    suites = ET.Element("testsuites")
-    suites.append(suite)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+            cases.append(JUnitCase(f"assay.gate.{o.metric}", o.label, "pass", "", text))
+    return junit("assay gate", cases)
 
 
 def gate_json(result: GateResult) -> dict[str, Any]:
