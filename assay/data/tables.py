@@ -88,7 +88,7 @@ class TableSource:
         >>> [batch.column_names for batch in source.batches(["b"])]
         [['b'], ['b']]
         """
-        names = self._check(columns)
+        names = self.check_columns(columns)
         return self._rechunk(self._reader.batches(names, self.chunk_rows), names)
 
     def read(self, columns: list[str] | None = None) -> pa.Table:
@@ -97,7 +97,7 @@ class TableSource:
         >>> open_table({"a": [1, 2], "b": [3, 4]}).read(["b", "a"]).column_names
         ['b', 'a']
         """
-        names = self._check(columns)
+        names = self.check_columns(columns)
         table = self._reader.read(names)
         if names is not None and table.column_names != names:
             table = table.select(names)
@@ -111,8 +111,9 @@ class TableSource:
             for start in range(0, batch.num_rows, size):
                 yield batch if batch.num_rows <= size else batch.slice(start, size)
 
-    def _check(self, columns: list[str] | None) -> list[str] | None:
-        """``None`` (all columns) or the requested names, each present once in the schema."""
+    def check_columns(self, columns: list[str] | None) -> list[str] | None:
+        """``None`` (all columns) or the requested names, each present once in the schema; a clear
+        :class:`~assay.errors.ColumnError` naming the column and the table otherwise."""
         if columns is None:
             return None
         if isinstance(columns, str):

@@ -480,7 +480,7 @@ def profile(source: Any, *, like: Profile | str | os.PathLike[str] | None = None
         config = ProfileConfig(fine_bins, bins, tuple(refusal_phrases), max_categories, grid_sample, seed)
         grids(np.zeros(1), fine_bins, bins)  # validates fine_bins and bins before any reading
         names = list(src.columns) if columns is None else list(columns)
-        src._check(names)
+        src.check_columns(names)
         kinds_given = dict(kinds or {})
         bad = {k: v for k, v in kinds_given.items() if v not in KINDS}
         if bad:

@@ -74,7 +74,7 @@ class DriftResult:
         write_html(path, render_drift(self.document))
 
 
-def _as_profile_or_source(x: Any, side: str) -> Profile | TableSource:
+def _as_profile_or_source(x: Any) -> Profile | TableSource:
     if isinstance(x, Profile):
         return x
     if isinstance(x, TableSource):
@@ -127,8 +127,8 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
     if bad:
         raise ConfigError(message(where=f"min_effect for {bad}", expected=f"methods among {sorted(DEFAULT_MIN_EFFECT)}",
                                   found=str(bad)))
-    ref_in = _as_profile_or_source(reference, "reference")
-    cur_in = _as_profile_or_source(current, "current")
+    ref_in = _as_profile_or_source(reference)
+    cur_in = _as_profile_or_source(current)
     wanted = _names(columns)
     dropped = set(_names(exclude) or [])
     roles = {c: r for c, r in ((prediction, "prediction"), (label, "label")) if c}

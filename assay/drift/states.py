@@ -298,8 +298,7 @@ class BrokenState:
         return replace(self, rows=self.rows + rows, missing=self.missing + missing)
 
     def merge(self, other: ColumnState) -> BrokenState:
-        if isinstance(other, BrokenState):
-            return replace(self, rows=self.rows + other.rows, missing=self.missing + other.missing)
+        """Still broken: only the rows and missing counts of ``other`` (of any kind) are added."""
         return replace(self, rows=self.rows + other.rows, missing=self.missing + other.missing)
 
     @property

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.report.drift_terminal import _missing, _order
+from assay.report.drift_terminal import column_order, missing_cell
 from assay.report.junit import JUnitCase, junit
 
 __all__ = ["render_junit", "render_markdown"]
@@ -46,11 +46,11 @@ def render_markdown(doc: dict[str, Any], *, max_rows: int = 50) -> str:
              "a test is significant and its effect reaches its floor.", "",
              "| column | kind | method | effect | floor | p adj | missing | verdict | why |",
              "| --- | --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
-    items = sorted(doc["columns"].items(), key=_order)
+    items = sorted(doc["columns"].items(), key=column_order)
     for name, col in items[:max_rows]:
         verdict = "❌ drifted" if col["drifted"] else ("✅ ok" if col["status"] == "ok" else f"⚠️ {col['status']}")
         lines.append(f"| {_cell(name)} | {col['kind']} | {col.get('method') or ''} | {_f(col.get('effect'))} | "
-                     f"{_f(col.get('threshold'))} | {_f(col.get('p_adjusted'))} | {_missing(col['quality'])} | "
+                     f"{_f(col.get('threshold'))} | {_f(col.get('p_adjusted'))} | {missing_cell(col['quality'])} | "
                      f"{verdict} | {_cell(col['reason'])} |")
     if len(items) > max_rows:
         lines += ["", f"{len(items) - max_rows} more columns in the JSON document."]
@@ -69,7 +69,7 @@ def render_junit(doc: dict[str, Any]) -> str:
     cases = []
     for name, col in doc["columns"].items():
         text = (f"method={col.get('method')} effect={_f(col.get('effect'))} floor={_f(col.get('threshold'))} "
-                f"p_adjusted={_f(col.get('p_adjusted'))} missing={_missing(col['quality'])}: {col['reason']}")
+                f"p_adjusted={_f(col.get('p_adjusted'))} missing={missing_cell(col['quality'])}: {col['reason']}")
         classname = f"assay.drift.{col['kind']}"
         if col["drifted"]:
             cases.append(JUnitCase(classname, name, "failure", col["reason"], text))

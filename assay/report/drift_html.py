@@ -27,6 +27,7 @@ from typing import Any
 
 from assay.report import svg
 from assay.report._sections import Context, Section, as_mapping, as_seq, config_chips, esc, sort_th
+from assay.report.drift_terminal import column_order
 from assay.report.formatting import MISSING, as_float, fmt_count, fmt_interval, fmt_number, fmt_percent
 from assay.report.html import check_document, page, write_html
 
@@ -127,7 +128,8 @@ def _columns(doc: Mapping[str, Any]) -> list[_Column]:
                 role=str(entry.get("role") or ""),
             )
         )
-    return sorted(out, key=lambda c: (not c.drifted, c.status == "ok", -c.severity, c.name))
+    return sorted(out, key=lambda c: column_order(
+        (c.name, {"drifted": c.drifted, "status": c.status, "severity": c.severity})))
 
 
 def _text(value: object) -> str:

@@ -12,7 +12,8 @@ from assay.report.terminal import fmt
 MAX_ROWS = 30
 
 
-def _missing(q: dict[str, Any]) -> str:
+def missing_cell(q: dict[str, Any]) -> str:
+    """Missing rate reference → current, ``0%`` when neither has any, empty when unknown."""
     a, b = q.get("missing_reference"), q.get("missing_current")
     if a is None and b is None:
         return ""
@@ -21,9 +22,12 @@ def _missing(q: dict[str, Any]) -> str:
     return f"{(a or 0):.1%} → {(b or 0):.1%}"
 
 
-def _order(item: tuple[str, dict[str, Any]]) -> tuple[int, int, float, str]:
+def column_order(item: tuple[str, Any]) -> tuple[bool, bool, float, str]:
+    """Sort key of every drift view: drifted first, then columns that could not be compared, then the rest; by
+    decreasing severity within each, then by name."""
     name, col = item
-    return (not col["drifted"], col["status"] == "ok", -(col.get("severity") or 0.0), name)
+    return (col.get("drifted") is not True, (col.get("status") or "ok") == "ok", -float(col.get("severity") or 0.0),
+            str(name))
 
 
 def render_drift(doc: dict[str, Any], console: Console | None = None, *, max_rows: int = MAX_ROWS) -> None:
@@ -42,7 +46,7 @@ def render_drift(doc: dict[str, Any], console: Console | None = None, *, max_row
     for name, justify in (("column", "left"), ("kind", "left"), ("method", "left"), ("effect", "right"),
                           ("floor", "right"), ("p adj", "right"), ("missing", "right"), ("verdict", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    items = sorted(doc["columns"].items(), key=_order)
+    items = sorted(doc["columns"].items(), key=column_order)
     for name, col in items[:max_rows]:
         role = "" if col["role"] == "feature" else f" ({col['role']})"
         if col["drifted"]:
@@ -55,7 +59,7 @@ def render_drift(doc: dict[str, Any], console: Console | None = None, *, max_row
         else:
             verdict = "[green]ok[/]"
         table.add_row(f"{name}{role}", col["kind"], col.get("method") or "", fmt(col.get("effect"), 3),
-                      fmt(col.get("threshold"), 3), fmt(col.get("p_adjusted"), 2), _missing(col["quality"]),
+                      fmt(col.get("threshold"), 3), fmt(col.get("p_adjusted"), 2), missing_cell(col["quality"]),
                       verdict)
     console.print(table)
     if len(items) > max_rows:
