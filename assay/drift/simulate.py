@@ -53,26 +53,26 @@ def _inject(table: pa.Table, shift: str, target: str, rng: np.random.Generator) 
         y = x + 0.2 * sd if shift == "mean_shift_0.2sd" else mean + (x - mean) * math.sqrt(1.5)
         return table.set_column(i, target, pa.array(y, mask=np.isnan(x)))
     if shift == "category_mix_10pt":
-        values = pc.cast(column, pa.string()).to_pylist()
-        present = [v for v in values if v is not None]
-        kinds, counts = np.unique(np.asarray(present, dtype=object), return_counts=True)
-        order = np.argsort(-counts, kind="stable")
-        if len(order) < 2:
+        values = pc.cast(column, pa.string())
+        counted = pc.value_counts(values.drop_null())
+        counts = np.asarray(counted.field("counts"))
+        if counts.size < 2:
             return table
-        top, second = kinds[order[0]], kinds[order[1]]
+        order = np.argsort(-counts, kind="stable")
+        top, second = counted.field("values")[int(order[0])], counted.field("values")[int(order[1])]
         share_top = counts[order[0]] / len(values)
-        move = rng.random(len(values)) < min(1.0, 0.10 / share_top)
-        out = [second if (v == top and mv) else v for v, mv in zip(values, move)]
-        return table.set_column(i, target, pa.array(out, type=pa.string()))
+        move = pa.array(rng.random(len(values)) < min(1.0, 0.10 / share_top))
+        moved = pc.and_(pc.fill_null(pc.equal(values, top), False), move)
+        return table.set_column(i, target, pc.if_else(moved, second, values))
     if shift == "missing_jump_20pct":
         mask = pa.array(rng.random(len(column)) < 0.2)
         return table.set_column(i, target, pc.if_else(mask, pa.scalar(None, column.type), column))
     if shift == "longer_prompts":
         text = pc.cast(column, pa.string())
-        lengths = np.asarray(pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False))
-        pieces = [s[: int(n) // 2] if s is not None else None for s, n in zip(text.to_pylist(), lengths)]
-        half = pa.array(pieces, type=pa.string())
-        return table.set_column(i, target, pc.binary_join_element_wise(text, half, ""))
+        filled = np.asarray(pc.fill_null(text, "").to_numpy(zero_copy_only=False), dtype=np.dtypes.StringDType())
+        half = np.strings.slice(filled, 0, np.strings.str_len(filled) // 2)  # code points, as the length is counted
+        # a missing text stays missing: joining with null gives null
+        return table.set_column(i, target, pc.binary_join_element_wise(text, pa.array(half), ""))
     return table
 
 

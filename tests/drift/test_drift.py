@@ -367,3 +367,27 @@ def test_without_correction_a_columns_own_tests_still_share_its_level() -> None:
     assert len(col["tests"]) == 2
     for t in col["tests"]:
         assert t["p_adjusted"] == pytest.approx(min(1.0, 2 * t["p_value"]), rel=1e-12)
+
+
+def test_simulated_shifts_are_the_documented_ones() -> None:
+    import pyarrow as pa
+
+    from assay.drift.simulate import _inject
+
+    rng = np.random.default_rng(6)
+    n = 20_000
+    x = rng.normal(3.0, 2.0, n)
+    table = pa.table({"x": x, "c": rng.choice(np.array(["a", "b", "c"]), n, p=[0.5, 0.3, 0.2]),
+                      "t": np.array(["héllo wörld"] * (n - 10) + [None] * 10, dtype=object)})
+    shifted = np.asarray(_inject(table, "mean_shift_0.2sd", "x", rng).column("x"))
+    assert np.allclose(shifted - x, 0.2 * x.std())
+    wider = np.asarray(_inject(table, "variance_x1.5", "x", rng).column("x"))
+    assert wider.var() == pytest.approx(1.5 * x.var(), rel=1e-9)
+    mixed = np.asarray(_inject(table, "category_mix_10pt", "c", rng).column("c"), dtype=object)
+    before = np.asarray(table.column("c"), dtype=object)
+    assert np.mean(mixed == "a") == pytest.approx(np.mean(before == "a") - 0.10, abs=0.01)
+    assert np.all((mixed == before) | ((before == "a") & (mixed == "b")))  # only a -> b moves
+    holes = _inject(table, "missing_jump_20pct", "x", rng).column("x")
+    assert holes.null_count / n == pytest.approx(0.2, abs=0.01)
+    longer = _inject(table, "longer_prompts", "t", rng).column("t").to_pylist()
+    assert longer[0] == "héllo wörld" + "héllo" and longer[-1] is None
