@@ -230,20 +230,16 @@ def run_profile(args: argparse.Namespace) -> int:
             "with --like ref.profile"))
     if like is None and profiles and not tables:
         like = profiles[0]
-    if like is not None and args.like and (kinds or args.refusal_phrases):
-        raise ConfigError(message(where="assay profile --like", expected="no --kind or --refusal-phrases",
-                                  found="options the reference profile already fixes",
-                                  fix="drop them: a profile --like the reference uses its kinds and settings"))
     phrases = _phrases(args.refusal_phrases)
     made = []
     with ReadProgress(err, quiet=args.quiet, label="profiling") as update:
         for path in tables:
             options: dict[str, Any] = dict(columns=args.columns.split(",") if args.columns else None,
-                                           progress=(lambda r, t, p=path: update(r, t, p)) if update else None)
-            if like is None:
-                options.update(kinds=kinds or None, fine_bins=args.fine_bins, bins=args.bins, seed=args.seed)
-                if phrases is not None:
-                    options["refusal_phrases"] = phrases
+                                           progress=(lambda r, t, p=path: update(r, t, p)) if update else None,
+                                           kinds=kinds or None, fine_bins=args.fine_bins, bins=args.bins,
+                                           seed=args.seed)
+            if phrases is not None:
+                options["refusal_phrases"] = phrases
             made.append(profile(path, like=like, **options))
     result = merge_profiles([*profiles, *made])
     result.save(args.out)

@@ -176,6 +176,30 @@ class Profile:
                                     fix="re-create the profile with `assay profile`")) from None
 
 
+def refuse_changed_settings(reference: Profile, *, kinds: Mapping[str, str] | None, fine_bins: int, bins: int,
+                            refusal_phrases: Sequence[str], max_categories: int = DEFAULT_MAX_CATEGORIES) -> None:
+    """A :class:`~assay.errors.ConfigError` when options a reference profile fixes are given other values.
+
+    Kinds, bins and text settings are the reference's (they place its grid); a value equal to the default or to the
+    profile's own is accepted, so callers can pass their defaults through.
+    """
+    if kinds:
+        raise ConfigError(message(where=f"kinds for {sorted(kinds)} with the profile {reference.source!r}",
+                                  expected="no kinds: the profile fixes them", found="kinds given",
+                                  fix="set kinds when making the reference profile (--kind)"))
+    config = ProfileConfig()
+    fixed = {"fine_bins": (fine_bins, config.fine_bins, reference.config.fine_bins),
+             "bins": (bins, config.bins, reference.config.bins),
+             "refusal_phrases": (tuple(refusal_phrases), config.refusal_phrases, reference.config.refusal_phrases),
+             "max_categories": (max_categories, config.max_categories, reference.config.max_categories)}
+    clash = [k for k, (given, default, kept) in fixed.items() if given != default and given != kept]
+    if clash:
+        raise ConfigError(message(where=f"{', '.join(clash)} with the profile {reference.source!r}",
+                                  expected="the profile's own settings (they fix its grid)",
+                                  found=", ".join(f"{k}={fixed[k][0]!r} (profile: {fixed[k][2]!r})" for k in clash),
+                                  fix="drop the option, or make the reference profile with it (assay profile ...)"))
+
+
 def is_profile_path(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names a profile: a ``.profile`` file, or any gzip file holding one."""
     p = os.fspath(path)
@@ -452,8 +476,9 @@ def profile(source: Any, *, like: Profile | str | os.PathLike[str] | None = None
     """Profile a table (a path, a pyarrow Table, a pandas or polars DataFrame, a dict of arrays).
 
     Without ``like`` this is a reference profile: kinds are inferred (``kinds`` overrides some), grids placed.
-    With ``like`` (a :class:`Profile` or its path), the reference's columns, kinds, grids and settings are used,
-    and the other arguments but ``columns`` and ``name`` are ignored.
+    With ``like`` (a :class:`Profile` or its path), the reference's columns, kinds, grids and settings are used;
+    kinds, or bins and text settings other than the reference's, are refused (``grid_sample`` and ``seed`` only
+    place a reference's grid and do not matter here).
 
     >>> ref = profile({"x": [1.0, 2.0, 3.0, 4.0], "c": ["a", "b", "a", None]})
     >>> ref.kinds, ref.rows
@@ -465,6 +490,8 @@ def profile(source: Any, *, like: Profile | str | os.PathLike[str] | None = None
     src = source if isinstance(source, TableSource) else open_table(source, name=name)
     reference = load_profile(like) if isinstance(like, str | os.PathLike) else like
     if reference is not None:
+        refuse_changed_settings(reference, kinds=kinds, fine_bins=fine_bins, bins=bins,
+                                refusal_phrases=refusal_phrases, max_categories=max_categories)
         config = reference.config
         wanted = list(reference.columns) if columns is None else list(columns)
         unknown = [c for c in wanted if c not in reference.columns]

@@ -26,7 +26,14 @@ from assay._version import __version__
 from assay.data.tables import TableSource, open_table
 from assay.drift.compare import CORRECTIONS, RAW_METHODS, compare_columns, resolve_method
 from assay.drift.methods import DEFAULT_MIN_EFFECT
-from assay.drift.profile import Profile, _floats, is_profile_path, load_profile, profile
+from assay.drift.profile import (
+    Profile,
+    _floats,
+    is_profile_path,
+    load_profile,
+    profile,
+    refuse_changed_settings,
+)
 from assay.drift.states import BrokenState
 from assay.drift.text import DEFAULT_REFUSAL_PHRASES
 from assay.errors import ConfigError, InputError, StateError, message
@@ -166,20 +173,8 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
 
     if isinstance(ref_in, Profile):
         ref_prof = ref_in
-        unknown_kinds = sorted(kinds or {})
-        if unknown_kinds:
-            raise ConfigError(message(where=f"kinds for {unknown_kinds}", expected="no kinds with a profile reference",
-                                      found="kinds given", fix="set kinds when making the profile (--kind)"))
-        fixed = {"bins": (bins, 10, ref_prof.config.bins), "fine_bins": (fine_bins, 200, ref_prof.config.fine_bins),
-                 "refusal_phrases": (tuple(refusal_phrases), DEFAULT_REFUSAL_PHRASES,
-                                     ref_prof.config.refusal_phrases)}
-        clash = [k for k, (given, default, kept) in fixed.items() if given != default and given != kept]
-        if clash:
-            raise ConfigError(message(where=f"{', '.join(clash)} with the profile {ref_prof.source!r}",
-                                      expected="the profile's own settings (they fix its grid)",
-                                      found=", ".join(f"{k}={fixed[k][0]!r} (profile: {fixed[k][2]!r})"
-                                                      for k in clash),
-                                      fix="drop the option, or make the profile with it (assay profile ...)"))
+        refuse_changed_settings(ref_prof, kinds=kinds, fine_bins=fine_bins, bins=bins,
+                                refusal_phrases=refusal_phrases)
     else:
         if ref_in.num_rows == 0:
             raise InputError(message(where=f"reference table {ref_in.name}", expected="at least one row",

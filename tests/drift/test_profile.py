@@ -195,3 +195,12 @@ def test_frequency_table_keeps_the_largest_values_and_counts_the_rest_as_other()
     assert state.truncated and len(state.counts) == 10
     assert state.counts["common"] == 500 and state.counts["second"] == 300
     assert state.other == 200 - 8 and state.present == 1000
+
+
+def test_a_profile_like_a_reference_refuses_settings_the_reference_fixes() -> None:
+    ref = profile(_table(300))
+    with pytest.raises(ConfigError, match="kinds"):
+        profile(_table(100, seed=1), like=ref, kinds={"k": "categorical"})
+    with pytest.raises(ConfigError, match="bins=20"):
+        profile(_table(100, seed=1), like=ref, bins=20, fine_bins=200)
+    assert profile(_table(100, seed=1), like=ref, bins=10).grid_id == ref.grid_id  # the reference's own value
