@@ -346,17 +346,6 @@ def _histogram(ref: ColumnState, cur: ColumnState) -> dict[str, Any] | None:
     return None
 
 
-def _kind_of_type(arrow: str) -> str:
-    """The kind a column of this Arrow type would be inferred as (strings: categorical; no values to look at)."""
-    if arrow == "bool":
-        return "boolean"
-    if arrow.startswith(("int", "uint", "float", "double", "halffloat", "decimal", "null")):
-        return "numeric"
-    if arrow.startswith(("timestamp", "date")):
-        return "datetime"
-    return "categorical"
-
-
 def _entry(kind: str, role: str, status: str, reason: str, quality: dict[str, Any]) -> dict[str, Any]:
     return {"kind": kind, "role": role, "status": status, "drifted": False, "severity": 0.0, "method": None,
             "statistic": None, "p_value": None, "p_adjusted": None, "effect": None, "effect_name": None,
@@ -368,11 +357,11 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
                     types: tuple[Mapping[str, str], Mapping[str, str]], roles: Mapping[str, str],
                     methods: Mapping[str, str], min_effect: Mapping[str, float], alpha: float, correction: str,
                     raw: Mapping[str, tuple[np.ndarray, np.ndarray]], seed: int,
-                    only_current: Mapping[str, str] | None = None, given_kinds: Sequence[str] = (),
+                    only_current: Mapping[str, tuple[str, str]] | None = None, given_kinds: Sequence[str] = (),
                     psi_smoothing: float = 0.5) -> Compared:
     """Test every column of ``ref_states`` against ``cur_states`` (``None``: absent from the current table).
 
-    ``only_current`` names columns of the current table that the reference lacks (name -> Arrow type).
+    ``only_current`` names columns of the current table that the reference lacks (name -> (kind, Arrow type)).
     """
     if correction not in CORRECTIONS:
         raise ConfigError(message(where="correction", expected=f"one of {', '.join(CORRECTIONS)}",
@@ -439,8 +428,8 @@ def compare_columns(ref_states: Mapping[str, ColumnState], cur_states: Mapping[s
             entry["status"], entry["reason"] = "error", f"could not test this column: {exc}"
             plans[name] = []
         entries[name] = entry
-    for name, arrow in (only_current or {}).items():
-        entries[name] = _entry(_kind_of_type(arrow), roles.get(name, "feature"), "missing_in_reference",
+    for name, (only_kind, arrow) in (only_current or {}).items():
+        entries[name] = _entry(only_kind, roles.get(name, "feature"), "missing_in_reference",
                                f"the reference has no column of this name (current type {arrow})",
                                _quality(None, None, None, arrow))
     flat = [t for tests in plans.values() for t in tests]

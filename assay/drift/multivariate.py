@@ -106,6 +106,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import special
 
+from assay.drift.profile import as_floats
 from assay.errors import ConfigError, InputError, message
 from assay.metrics.roc import rank_metrics
 from assay.metrics.table import SortedTable
@@ -277,26 +278,11 @@ def _plain(col: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _floats(col: pa.ChunkedArray, name: str, side: str, kind: str) -> np.ndarray:
-    col = _plain(col)
-    t = col.type
     try:
-        if kind == "datetime":
-            if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-                col = col.cast(pa.timestamp("us"))
-                t = col.type
-            if pa.types.is_timestamp(t):
-                per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[t.unit]
-                return col.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / per_second
-            if pa.types.is_date32(t):
-                return col.cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.float64) * 86400.0
-            if pa.types.is_date64(t):
-                return col.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / 1000.0
-        if pa.types.is_null(t):
-            return np.full(len(col), np.nan)
-        return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as exc:
+        return as_floats(col, kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(message(where=f"column {name!r} of the {side} sample", expected=f"{kind} values",
-                                 found=f"type {t} ({str(exc).splitlines()[0]})",
+                                 found=f"type {_plain(col).type} ({str(exc).splitlines()[0]})",
                                  fix=f"declare the column's kind correctly (not {kind!r}) or leave it out")) from None
 
 

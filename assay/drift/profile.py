@@ -58,7 +58,8 @@ from assay.drift.states import (
 from assay.drift.text import DEFAULT_REFUSAL_PHRASES, text_features
 from assay.errors import ConfigError, InputError, ReadError, StateError, message
 
-__all__ = ["KINDS", "PROFILE_FORMAT", "PROFILE_VERSION", "Profile", "ProfileConfig", "load_profile", "profile"]
+__all__ = ["KINDS", "PROFILE_FORMAT", "PROFILE_VERSION", "Profile", "ProfileConfig", "as_floats", "is_profile_path",
+           "load_profile", "merge_profiles", "profile", "refuse_changed_settings"]
 
 PROFILE_FORMAT = "assay.profile"
 PROFILE_VERSION = 1
@@ -292,23 +293,30 @@ def _mismatch(kind: str, arrow: pa.DataType) -> str | None:
     return f"{kind} in the reference, but {_FOUND[family]} ({_type_name(arrow)}) here"
 
 
-def _floats(array: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
-    """float64 values, NaN for missing; datetimes as seconds since the epoch."""
+def as_floats(array: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
+    """float64 values of a column, NaN for missing (read-only when they can be a view of Arrow's buffer).
+
+    Timestamps and dates are seconds since the epoch; with ``kind="datetime"``, strings are parsed as ISO 8601
+    first. Anything else is cast to float64 (``pyarrow.ArrowInvalid`` when it cannot be).
+
+    >>> import pyarrow as pa
+    >>> as_floats(pa.array(["1970-01-01T00:01:00", None]), "datetime").tolist()
+    [60.0, nan]
+    """
     array = _decode(array)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
     arrow = array.type
-    if kind == "datetime" or pa.types.is_timestamp(arrow) or pa.types.is_date(arrow):
-        if pa.types.is_date32(arrow):
-            scale, array = 86_400.0, pc.cast(array, pa.int32())
-        elif pa.types.is_date64(arrow):
-            scale, array = 1e-3, pc.cast(array, pa.int64())
-        elif pa.types.is_timestamp(arrow):
-            scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[arrow.unit]
-            array = pc.cast(array, pa.int64())
-        else:
-            scale = 1.0
-        return _floats(array, "numeric") * scale
+    if kind == "datetime" and _family(arrow) == "string":
+        array = pc.cast(array, pa.timestamp("us"))
+        arrow = array.type
+    if pa.types.is_date32(arrow):
+        return as_floats(pc.cast(array, pa.int32()), "numeric") * 86_400.0
+    if pa.types.is_date64(arrow):
+        return as_floats(pc.cast(array, pa.int64()), "numeric") / 1e3
+    if pa.types.is_timestamp(arrow):
+        per_second = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[arrow.unit]
+        return as_floats(pc.cast(array, pa.int64()), "numeric") / per_second
     if pa.types.is_null(arrow):
         return np.full(len(array), np.nan)
     if not pa.types.is_floating(arrow) or arrow != pa.float64():
@@ -345,8 +353,8 @@ def _gridded_kind(kind: str) -> bool:
 def _grid_values(array: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
     if kind == "text":
         lengths = pc.cast(pc.utf8_length(_decode(array)), pa.float64())
-        return _floats(lengths, "numeric")
-    return _floats(array, kind)
+        return as_floats(lengths, "numeric")
+    return as_floats(array, kind)
 
 
 def _empty_state(kind: str, values: np.ndarray | None, config: ProfileConfig) -> ColumnState:
@@ -371,7 +379,7 @@ def _update(state: ColumnState, array: pa.Array | pa.ChunkedArray, config: Profi
     if mismatch is not None:
         return BrokenState(state.kind, "type_mismatch", mismatch, state.rows + len(array), array.null_count)
     if isinstance(state, NumericState):
-        return state.update(_floats(array, state.kind))
+        return state.update(as_floats(array, state.kind))
     if isinstance(state, TextState):
         f = text_features(array, config.refusal_phrases)
         return state.update(f.lengths, f.empty, f.json, f.refusal)
@@ -415,7 +423,7 @@ def _reference_states(source: TableSource, names: list[str], kinds: Mapping[str,
     samples: dict[str, np.ndarray] = {}
     done: dict[str, ColumnState] = {}
     if whole is not None:
-        done = {n: _whole_numeric(_floats(whole.column(n), kinds[n]), kinds[n], config)
+        done = {n: _whole_numeric(as_floats(whole.column(n), kinds[n]), kinds[n], config)
                 for n in gridded if kinds[n] != "text"}
         samples = {n: _grid_values(whole.column(n), kinds[n]) for n in gridded if n not in done}
     elif gridded:

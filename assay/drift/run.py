@@ -28,7 +28,9 @@ from assay.drift.compare import CORRECTIONS, RAW_METHODS, compare_columns, resol
 from assay.drift.methods import DEFAULT_MIN_EFFECT
 from assay.drift.profile import (
     Profile,
-    _floats,
+    _infer_kind,
+    _type_name,
+    as_floats,
     is_profile_path,
     load_profile,
     profile,
@@ -101,7 +103,7 @@ def _names(given: Sequence[str] | str | None) -> list[str] | None:
 
 def _raw(source: TableSource, names: list[str], kinds: Mapping[str, str]) -> dict[str, np.ndarray]:
     table = source.read(names)
-    return {n: _floats(table.column(n), kinds[n]) for n in names}
+    return {n: as_floats(table.column(n), kinds[n]) for n in names}
 
 
 def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None = None,
@@ -210,9 +212,10 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
         raise InputError(message(where="columns", expected="at least one column in both tables",
                                  found="no column in common",
                                  fix=f"reference columns: {ref_columns}; current columns: {list(cur_in.columns)}"))
-    only_current: dict[str, str] = {}
+    only_current: dict[str, tuple[str, str]] = {}  # name -> (kind as the reference would infer it, Arrow type)
     if not isinstance(cur_in, Profile):
-        only_current = {c: str(cur_in.schema.field(c).type) for c in cur_in.columns
+        only_current = {c: (_infer_kind(cur_in.schema.field(c).type, None), _type_name(cur_in.schema.field(c).type))
+                        for c in cur_in.columns
                         if c not in ref_columns and c not in dropped and (wanted is None or c in wanted)}
     raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     notes: list[str] = []
