@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import sys
+from collections.abc import Collection
 from typing import Any
 
-__all__ = ["_cpu_seconds", "_fmt_mib", "_fmt_s", "_human", "_mem_gib", "_print_profile", "_rss_mib", "contention",
-           "print_table"]
+__all__ = ["SCRUBBED_ENV", "_cpu_seconds", "_fmt_mib", "_fmt_s", "_human", "_mem_gib", "_print_profile", "_rss_mib",
+           "child_env", "contention", "print_table", "row_overrides", "scenario_names"]
+
+SCRUBBED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
 
 
 def _rss_mib() -> float:
@@ -81,3 +86,32 @@ def _mem_gib() -> float | None:
         return round(pages * size / 2**30, 1)
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def scenario_names(parser: argparse.ArgumentParser, only: str, scenarios: Collection[str]) -> list[str]:
+    """The scenarios ``--only`` names (all by default); an argparse error for an unknown one."""
+    names = [s.strip() for s in only.split(",") if s.strip()] or list(scenarios)
+    unknown = [s for s in names if s not in scenarios]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(scenarios)}")
+    return names
+
+
+def row_overrides(parser: argparse.ArgumentParser, rows: list[str], scenarios: Collection[str]) -> dict[str, int]:
+    """``--rows NAME=N`` options as ``{NAME: N}``; an argparse error for a malformed one."""
+    overrides = {}
+    for item in rows:
+        key, _, value = item.partition("=")
+        if key not in scenarios or not value.replace("_", "").isdigit():
+            parser.error(f"--rows expects NAME=N with NAME one of {', '.join(scenarios)}, got {item!r}")
+        overrides[key] = int(value.replace("_", ""))
+    return overrides
+
+
+def child_env() -> tuple[dict[str, str], dict[str, str]]:
+    """The environment every child gets, the same for every side: without the OpenBLAS tuning variables (returned,
+    so that the report can say what was removed) and with ``PYTHONHASHSEED=0``."""
+    env = dict(os.environ)
+    scrubbed = {k: env.pop(k) for k in SCRUBBED_ENV if k in env}
+    env["PYTHONHASHSEED"] = "0"
+    return env, scrubbed

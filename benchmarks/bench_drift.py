@@ -41,8 +41,11 @@ from _harness import (  # the benchmarks folder is on sys.path when a benchmark 
     _mem_gib,
     _print_profile,
     _rss_mib,
+    child_env,
     contention,
     print_table,
+    row_overrides,
+    scenario_names,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +55,6 @@ PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 SEED = 20_240_611
 GEN_CHUNK = 1_000_000  # rows generated per step; also the Parquet row-group size
 ALPHA = 0.05
-SCRUBBED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 ASSAY_SIDES = ("assay", "assay-multivariate", "assay-profile", "assay-raw", "make-profile")
 
 
@@ -650,20 +652,9 @@ def main() -> int:
         Path(args.result).write_text(json.dumps(out))
         return 0
 
-    names = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
-    unknown = [s for s in names if s not in SCENARIOS]
-    if unknown:
-        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
-    overrides = {}
-    for item in args.rows:
-        key, _, value = item.partition("=")
-        if key not in SCENARIOS or not value.replace("_", "").isdigit():
-            parser.error(f"--rows expects NAME=N with NAME one of {', '.join(SCENARIOS)}, got {item!r}")
-        overrides[key] = int(value.replace("_", ""))
-
-    env = dict(os.environ)
-    scrubbed = {k: env.pop(k) for k in SCRUBBED_ENV if k in env}
-    env["PYTHONHASHSEED"] = "0"
+    names = scenario_names(parser, args.only, SCENARIOS)
+    overrides = row_overrides(parser, args.rows, SCENARIOS)
+    env, scrubbed = child_env()
     env.pop("VIRTUAL_ENV", None)
     started = datetime.now(UTC)
     report: dict[str, Any] = {
