@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 __all__ = ["SCRUBBED_ENV", "_cpu_seconds", "_fmt_mib", "_fmt_s", "_human", "_mem_gib", "_print_profile", "_rss_mib",
-           "child_env", "contention", "print_table", "row_overrides", "scenario_names"]
+           "child_env", "contention", "finish_report", "print_table", "row_overrides", "scenario_names"]
 
 SCRUBBED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -115,3 +117,21 @@ def child_env() -> tuple[dict[str, str], dict[str, str]]:
     scrubbed = {k: env.pop(k) for k in SCRUBBED_ENV if k in env}
     env["PYTHONHASHSEED"] = "0"
     return env, scrubbed
+
+
+def finish_report(report: dict[str, Any], rows: list[list[str]], *, quick: bool, out: str | None, default: Path,
+                  root: Path) -> Path:
+    """Print the table, the total time and any contention warnings, then write the report's JSON (to ``out``, or
+    ``default``) and say where."""
+    print()
+    report["table"] = print_table(rows, quick)
+    print(f"\ntotal {report['total_seconds']:.0f} s")
+    busy = contention(report, os.cpu_count() or 1)
+    report["contention_warnings"] = busy
+    for line in busy:
+        print("warning: " + line)
+    out_path = Path(out) if out else default
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"figures written to {out_path.relative_to(root) if out_path.is_relative_to(root) else out_path}")
+    return out_path

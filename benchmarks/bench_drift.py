@@ -42,8 +42,7 @@ from _harness import (  # the benchmarks folder is on sys.path when a benchmark 
     _print_profile,
     _rss_mib,
     child_env,
-    contention,
-    print_table,
+    finish_report,
     row_overrides,
     scenario_names,
 )
@@ -728,24 +727,8 @@ def main() -> int:
             for pkg, v in (r.get("versions") or {}).items():
                 report.setdefault(key, {}).setdefault(pkg, v)
     report["total_seconds"] = round(time.perf_counter() - t_all, 1)
-    print()
-    report["table"] = print_table(rows, args.quick)
-    print(f"\ntotal {report['total_seconds']:.0f} s")
-    busy = contention(report, os.cpu_count() or 1)
-    report["contention_warnings"] = busy
-    for line in busy:
-        print("warning: " + line)
-
-    if args.out:
-        out_path = Path(args.out)
-    else:
-        suffix = "-quick" if args.quick else ""
-        if args.only or overrides:
-            suffix += "-" + "+".join(names)
-        out_path = RESULTS_DIR / f"drift{suffix}.json"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"figures written to {out_path.relative_to(ROOT) if out_path.is_relative_to(ROOT) else out_path}")
+    suffix = ("-quick" if args.quick else "") + ("-" + "+".join(names) if args.only or overrides else "")
+    finish_report(report, rows, quick=args.quick, out=args.out, default=RESULTS_DIR / f"drift{suffix}.json", root=ROOT)
     failed = any(r.get("error") and not r.get("skipped")
                  for rec in report["scenarios"].values() for r in rec["results"].values())
     return 1 if failed else 0

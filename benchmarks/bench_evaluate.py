@@ -41,8 +41,7 @@ from _harness import (  # the benchmarks folder is on sys.path when a benchmark 
     _print_profile,
     _rss_mib,
     child_env,
-    contention,
-    print_table,
+    finish_report,
     row_overrides,
     scenario_names,
 )
@@ -707,24 +706,9 @@ def main() -> int:
         rows.extend(build_rows(name, rec, args.quick))
         report["scenarios"][name] = rec
     report["total_seconds"] = round(time.perf_counter() - t_all, 1)
-    print()
-    report["table"] = print_table(rows, args.quick)
-    print(f"\ntotal {report['total_seconds']:.0f} s")
-    busy = contention(report, os.cpu_count() or 1)
-    report["contention_warnings"] = busy
-    for line in busy:
-        print("warning: " + line)
-
-    if args.out:
-        out_path = Path(args.out)
-    else:
-        suffix = "-quick" if args.quick else ""
-        if args.only or overrides:
-            suffix += "-" + "+".join(names)
-        out_path = RESULTS_DIR / f"evaluate-{started:%Y-%m-%d}{suffix}.json"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"figures written to {out_path.relative_to(ROOT) if out_path.is_relative_to(ROOT) else out_path}")
+    suffix = ("-quick" if args.quick else "") + ("-" + "+".join(names) if args.only or overrides else "")
+    default = RESULTS_DIR / f"evaluate-{started:%Y-%m-%d}{suffix}.json"
+    finish_report(report, rows, quick=args.quick, out=args.out, default=default, root=ROOT)
     failed = any(r.get("error") for rec in report["scenarios"].values() for r in rec["results"].values())
     return 1 if failed else 0
 
