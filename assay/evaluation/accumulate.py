@@ -15,6 +15,7 @@ from assay.evaluation.prepare import Prepared
 from assay.metrics._groups import OVERALL, GroupKeys
 from assay.metrics.calibration import CalibrationState
 from assay.metrics.confusion import ConfusionState
+from assay.metrics.derive import binary_states
 from assay.metrics.means import MeanState
 from assay.metrics.ranking import RankingState
 from assay.metrics.regression import RegressionState
@@ -67,6 +68,11 @@ def empty_bundle(config: EvalConfig, n_classes: int) -> Bundle:
     return Bundle(ranking=RankingState.empty(config.k))
 
 
+def derives_from_scores(config: EvalConfig, batch: Prepared) -> bool:
+    """Unit weights and predictions from the score: every binary state is a function of the score table."""
+    return config.task == "binary" and batch.score is not None and batch.weight is None and config.prediction is None
+
+
 def update_bundle(
     bundle: Bundle,
     batch: Prepared,
@@ -76,10 +82,13 @@ def update_bundle(
     keys: GroupKeys,
     order: np.ndarray | None,
 ) -> Bundle:
-    """One batch into one grouping's states (``codes`` index ``keys``; ``order`` = argsort of the binary score)."""
+    """One batch into the states ``bundle`` holds (``codes`` index ``keys``; ``order`` = argsort of the binary
+    score, shared by groupings)."""
     w = batch.weight
     kw: dict[str, Any] = {"codes": codes, "group_keys": keys}
     out = bundle
+    if derives_from_scores(config, batch) and bundle.scores is not None:
+        return _update_derived(bundle, batch, config, codes, keys)
     if bundle.confusion is not None:
         out = replace(out, confusion=bundle.confusion.update(batch.y, batch.pred, w, **kw))  # type: ignore[arg-type]
     if config.task == "binary" and batch.score is not None:
@@ -101,22 +110,24 @@ def update_bundle(
         n = batch.n
         eps = np.finfo(np.float64).eps
         rows = np.arange(n)
-        loss = -np.log(np.clip(proba[rows, batch.y], eps, 1 - eps))
-        out = replace(out, means=bundle.means.update([loss], w, **kw))  # type: ignore[union-attr]
-        top = np.argmax(proba, axis=1)
-        conf = proba[rows, top]
-        correct = (top == batch.y).astype(np.float64)
-        out = replace(out, calibration=bundle.calibration.update(conf, correct, w, **kw))  # type: ignore[union-attr]
-        # one-vs-rest score tables: group index = group * K + class
-        g = np.zeros(n, np.int64) if codes is None else codes
-        k = n_classes
-        ovr_keys = tuple((key, c) for key in keys for c in range(k))
-        ovr_codes = (g[:, None] * k + np.arange(k)[None, :]).ravel()
-        ovr_values = proba.ravel()
-        ovr_col = (batch.y[:, None] == np.arange(k)[None, :]).astype(np.int64).ravel()
-        ovr_w = None if w is None else np.repeat(w, k)
-        out = replace(out, scores=bundle.scores.update(  # type: ignore[union-attr]
-            ovr_values, ovr_col, ovr_w, codes=ovr_codes, group_keys=ovr_keys))
+        if bundle.means is not None:
+            loss = -np.log(np.clip(proba[rows, batch.y], eps, 1 - eps))
+            out = replace(out, means=bundle.means.update([loss], w, **kw))
+        if bundle.calibration is not None:
+            top = np.argmax(proba, axis=1)
+            conf = proba[rows, top]
+            correct = (top == batch.y).astype(np.float64)
+            out = replace(out, calibration=bundle.calibration.update(conf, correct, w, **kw))
+        if bundle.scores is not None:  # one-vs-rest score tables: group index = group * K + class
+            g = np.zeros(n, np.int64) if codes is None else codes
+            k = n_classes
+            ovr_keys = tuple((key, c) for key in keys for c in range(k))
+            ovr_codes = (g[:, None] * k + np.arange(k)[None, :]).ravel()
+            ovr_values = proba.ravel()
+            ovr_col = (batch.y[:, None] == np.arange(k)[None, :]).astype(np.int64).ravel()
+            ovr_w = None if w is None else np.repeat(w, k)
+            out = replace(out, scores=bundle.scores.update(
+                ovr_values, ovr_col, ovr_w, codes=ovr_codes, group_keys=ovr_keys))
     elif config.task == "regression":
         assert bundle.regression is not None and batch.pred is not None
         out = replace(out, regression=bundle.regression.update(batch.y, batch.pred, w, **kw))
@@ -127,6 +138,29 @@ def update_bundle(
         )
         out = replace(out, ranking=ranking)
     return out
+
+
+def _update_derived(
+    bundle: Bundle, batch: Prepared, config: EvalConfig, codes: np.ndarray | None, keys: GroupKeys
+) -> Bundle:
+    """Unit weights: one exact score table of the batch, and the other states derived from it."""
+    assert bundle.scores is not None and batch.score is not None
+    table = SortedTable.empty(2).update(batch.score, batch.y, codes=codes, group_keys=keys)
+    wanted = (bundle.confusion, bundle.means, bundle.calibration)
+    derived: tuple[Any, ...] = (None, None, None)
+    if any(state is not None for state in wanted):
+        probabilistic = config.score_kind == "probability"
+        derived = binary_states(table, config.effective_threshold, bins=config.bins if probabilistic else None)
+
+    def merged(state: Any, new: Any) -> Any:
+        return None if state is None else state.merge(new)
+
+    return Bundle(
+        confusion=merged(bundle.confusion, derived[0]),
+        scores=bundle.scores.merge(replace(table, cap=bundle.scores.cap)),
+        means=merged(bundle.means, derived[1]),
+        calibration=merged(bundle.calibration, derived[2]),
+    )
 
 
 class Accumulator:
@@ -141,24 +175,36 @@ class Accumulator:
         self.bundles: dict[Grouping, Bundle] = {g: empty_bundle(config, n_classes) for g in self.groupings}
 
     def update(self, batch: Prepared, group_keys: dict[tuple[str, str], list[Hashable]]) -> None:
+        """One batch into every grouping. The groups of a grouping partition the rows, so the overall confusion,
+        mean and calibration states are the first grouping's collapsed into one group, not another pass."""
         if batch.n == 0:
             return
-        grouped = len(self.groupings) > 1
-        order = (np.argsort(batch.score) if grouped and self.config.task == "binary" and batch.score is not None
+        config = self.config
+        grouped = [g for g in self.groupings if g != OVERALL_GROUPING]
+        order = (np.argsort(batch.score) if grouped and config.task == "binary" and batch.score is not None
                  and batch.weight is not None else None)  # unweighted tables sort without an argsort
-        for grouping in self.groupings:
-            if grouping == OVERALL_GROUPING:
-                codes, keys = None, OVERALL
-                self.bundles[grouping] = update_bundle(
-                    self.bundles[grouping], batch, self.config, self.n_classes, None, keys, None
-                )
-                continue
-            else:
-                key = (grouping[0], grouping[1])
-                codes, keys = batch.codes[key], tuple(group_keys[key])  # type: ignore[index]
-            self.bundles[grouping] = update_bundle(
-                self.bundles[grouping], batch, self.config, self.n_classes, codes, keys, order
-            )
+        first: Bundle | None = None
+        for grouping in grouped:
+            key = (grouping[0], grouping[1])
+            codes, keys = batch.codes[key], tuple(group_keys[key])  # type: ignore[index]
+            new = update_bundle(empty_bundle(config, self.n_classes), batch, config, self.n_classes, codes, keys,
+                                order)
+            first = first or new
+            self.bundles[grouping] = self.bundles[grouping].merge(new)
+        template = empty_bundle(config, self.n_classes)
+        collapsible = first is not None and config.task in ("binary", "multiclass")
+        if collapsible:
+            template = replace(template, confusion=None, means=None, calibration=None)
+        new = update_bundle(template, batch, config, self.n_classes, None, OVERALL, None)
+        if collapsible:
+            assert first is not None
+
+            def collapsed(state: Any) -> Any:
+                return None if state is None else state.collapse()
+
+            new = replace(new, confusion=collapsed(first.confusion), means=collapsed(first.means),
+                          calibration=collapsed(first.calibration))
+        self.bundles[OVERALL_GROUPING] = self.bundles[OVERALL_GROUPING].merge(new)
 
     def merge(self, other: Accumulator) -> Accumulator:
         out = Accumulator(self.config, self.n_classes)

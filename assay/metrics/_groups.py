@@ -7,6 +7,7 @@ their groups in a different order) align.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -138,3 +139,73 @@ class BlockSums:
 
     def count(self) -> np.ndarray:
         return np.bincount(self.codes, minlength=self.size).astype(np.int64)
+
+
+def partition_sums(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` over the consecutive ranges ``edges[i]:edges[i + 1]`` (``edges`` non-decreasing, from 0
+    to ``values.size``; empty ranges sum to 0), each summed pairwise like ``np.sum``.
+
+    >>> partition_sums(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 1, 1, 4])).tolist()
+    [1.0, 0.0, 9.0]
+    """
+    out = np.zeros(edges.size - 1, dtype=np.result_type(values.dtype, np.float64))
+    filled = np.flatnonzero(edges[:-1] < edges[1:])
+    if filled.size:
+        out[filled] = np.add.reduceat(values, edges[filled])
+    return out
+
+
+BLOCK = 1 << 17
+"""Entries per block of the blockwise passes: small enough that each temporary stays in cache and is recycled by the
+allocator (10M-entry temporaries cost more in fresh pages than in arithmetic), large enough to amortise the calls."""
+
+
+def group_blocks(bounds: np.ndarray, size: int = BLOCK) -> list[tuple[int, int]]:
+    """Consecutive ranges ``[a, b)`` covering the entries of groups laid out by ``bounds`` (group ``g`` is
+    ``bounds[g]:bounds[g + 1]``): small groups packed whole into ranges of at most ``size`` entries, a larger group
+    cut every ``size`` entries from its own start.
+
+    Where a range starts and ends within a group depends only on that group's size, so sums accumulated range by
+    range are a function of the group's own entries, whatever the other groups.
+
+    >>> group_blocks(np.array([0, 2, 3, 10, 11]), size=4)
+    [(0, 3), (3, 7), (7, 10), (10, 11)]
+    """
+    edges = bounds.tolist()
+    out: list[tuple[int, int]] = []
+    start = edges[0]
+    for a, b in itertools.pairwise(edges):
+        if b - a > size:  # a large group: close the packed range, then cut the group on its own grid
+            if a > start:
+                out.append((start, a))
+            out.extend((c, min(c + size, b)) for c in range(a, b, size))
+            start = b
+        elif b - start > size:
+            out.append((start, a))
+            start = a
+    if edges[-1] > start:
+        out.append((start, edges[-1]))
+    return out
+
+
+class BlockCells:
+    """Non-decreasing cell indices of one block of entries (from :func:`group_blocks`): sums of the block's
+    quantities per cell, pairwise within each cell's range, added into totals.
+
+    >>> cells = BlockCells(np.array([3, 3, 5]))
+    >>> total = np.zeros(6)
+    >>> cells.add(total, np.array([1.0, 2.0, 4.0]))
+    >>> total.tolist()
+    [0.0, 0.0, 0.0, 3.0, 0.0, 4.0]
+    """
+
+    def __init__(self, cells: np.ndarray) -> None:
+        self.first = int(cells[0])
+        local = cells - self.first
+        size = int(local[-1]) + 1
+        self.edges = np.zeros(size + 1, np.int64)
+        np.cumsum(np.bincount(local, minlength=size), out=self.edges[1:])
+        self.stop = self.first + size
+
+    def add(self, total: np.ndarray, values: np.ndarray) -> None:
+        total[self.first:self.stop] += partition_sums(values, self.edges)

@@ -105,6 +105,14 @@ class CalibrationState:
             add(self.sp, other.sp), add(self.sy, other.sy)
         )
 
+    def collapse(self) -> CalibrationState:
+        """The same rows as one group: the sum over groups (groups that partition the rows give the overall)."""
+        def total(a: np.ndarray) -> np.ndarray:
+            return a.sum(axis=0, keepdims=True)
+
+        return CalibrationState(self.bins, OVERALL, total(self.rows), total(self.sw), total(self.sw2),
+                                total(self.sp), total(self.sy))
+
     def ece(self, z: float, *, seed: int = 0, frequency: bool = False, replicates: int = 1000) -> Estimate:
         """ECE per group, with a cell-resampling percentile interval."""
         total = self.sw.sum(axis=1)

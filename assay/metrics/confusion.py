@@ -80,6 +80,13 @@ class ConfusionState:
             self.n_classes, groups, add(self.counts, other.counts), add(self.sq, other.sq), add(self.rows, other.rows)
         )
 
+    def collapse(self) -> ConfusionState:
+        """The same rows as one group: the sum over groups (groups that partition the rows give the overall)."""
+        def total(a: np.ndarray) -> np.ndarray:
+            return a.sum(axis=0, keepdims=True)
+
+        return ConfusionState(self.n_classes, OVERALL, total(self.counts), total(self.sq), total(self.rows))
+
     def to_bytes(self) -> bytes:
         arrays = {"counts": self.counts, "sq": self.sq, "rows": self.rows}
         return _serial.dump("confusion", 1, {"n_classes": self.n_classes, "groups": list(self.groups)}, arrays)

@@ -95,6 +95,14 @@ class MeanState:
             add(self.s2, other.s2),
         )
 
+    def collapse(self) -> MeanState:
+        """The same rows as one group: the sum over groups (groups that partition the rows give the overall)."""
+        def total(a: np.ndarray) -> np.ndarray:
+            return a.sum(axis=0, keepdims=True)
+
+        return MeanState(self.names, OVERALL, total(self.rows), total(self.sw), total(self.sw2), total(self.s1),
+                         total(self.s2))
+
     def estimate(
         self, name: str, z: float, *, frequency: bool = False, lower: float = -np.inf, upper: float = np.inf
     ) -> Estimate:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assay.metrics.table import SortedTable
+from assay.metrics._groups import BlockCells, group_blocks, partition_sums
+from assay.metrics.table import SortedTable, key_to_float
 from assay.stats.intervals import kish_ess
 
 
@@ -42,95 +43,88 @@ class RankMetrics:
     ap_bound: np.ndarray
 
 
-def _within(table: SortedTable, col: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mass of column ``col`` strictly before each entry within its group, and the group totals per entry."""
-    m = table.mass[:, col]
-    if len(table.groups) == 1:
-        cs = np.cumsum(m)
-        cs -= m
-        return cs, np.array([cs[-1] + m[-1]]) if m.size else np.zeros(1)
-    # a running total per group: one shared total would let a heavy group's rounding swamp a light one
-    bounds = table.bounds()
+def _exclusive_cumsum(m: np.ndarray, edges: np.ndarray, first: int, carry: np.ndarray) -> np.ndarray:
+    """Mass strictly before each entry within its group, for one block whose group ranges are ``edges`` (local
+    groups from ``first``); ``carry`` holds each group's mass in earlier blocks and is advanced.
+
+    A running total per group: one shared total would let a heavy group's rounding swamp a light one.
+    """
     before = np.empty_like(m)
-    totals = np.zeros(len(table.groups))
-    for g, (a, b) in enumerate(itertools.pairwise(bounds.tolist())):
+    for i, (a, b) in enumerate(itertools.pairwise(edges.tolist())):
         if b > a:
-            part = np.cumsum(m[a:b])
-            totals[g] = part[-1]
-            np.subtract(part, m[a:b], out=before[a:b])
-    return before, totals
+            part = m[a:b].copy()
+            part[0] += carry[first + i]
+            np.cumsum(part, out=before[a:b])
+            carry[first + i] = before[b - 1]
+            before[a:b] -= m[a:b]
+    return before
 
 
 def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> RankMetrics:
-    """AUC (with DeLong standard error) and average precision for every group of a two-column score table."""
+    """AUC (with DeLong standard error) and average precision for every group of a two-column score table.
+
+    The entries are taken in blocks (:func:`~assay.metrics._groups.group_blocks`): every per-entry quantity is a
+    short temporary, and each group's sums are accumulated from its own entries only.
+    """
     n_groups = len(table.groups)
-    single = n_groups == 1
-    g = table.group
-    neg, pos = table.mass[:, 0], table.mass[:, 1]
-    neg_before, n_tot = _within(table, 0)
-    pos_before, p_tot = _within(table, 1)
-
-    counts = np.diff(table.bounds())
-
-    def per_entry(x: np.ndarray) -> np.ndarray:
-        return x[0] if single else np.repeat(x, counts)
-
-    def gsum(x: np.ndarray) -> np.ndarray:
-        return np.array([x.sum()]) if single else np.bincount(g, weights=x, minlength=n_groups)
-
-    def gsum_dot(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return np.array([np.dot(w, x)]) if single else np.bincount(g, weights=w * x, minlength=n_groups)
-
-    def gsum3(w: np.ndarray, x: np.ndarray) -> np.ndarray:  # sum of w x², without a temporary in one group
-        if single:
-            return np.array([np.einsum("i,i,i->", w, x, x)])
-        return np.bincount(g, weights=w * x * x, minlength=n_groups)
-
-    P_e, N_e = per_entry(p_tot), per_entry(n_tot)
+    bounds = table.bounds()
+    n_tot = partition_sums(table.mass[:, 0], bounds)
+    p_tot = partition_sums(table.mass[:, 1], bounds)
     if frequency_weights:
         m_eff, n_eff = p_tot.copy(), n_tot.copy()
     else:
         m_eff, n_eff = kish_ess(p_tot, table.sq[:, 1]), kish_ess(n_tot, table.sq[:, 0])
+    carry = np.zeros((2, n_groups))
+    # per group: sum pos v10, pos v10², neg v01², pos precision; for a coarsened table also the bound terms
+    sums = np.zeros((8, n_groups))
+    exact = table.exact
     with np.errstate(divide="ignore", invalid="ignore"):
+        for lo, hi in group_blocks(bounds):
+            neg = np.ascontiguousarray(table.mass[lo:hi, 0])
+            pos = np.ascontiguousarray(table.mass[lo:hi, 1])
+            cells = BlockCells(table.group[lo:hi])
+            neg_before = _exclusive_cumsum(neg, cells.edges, cells.first, carry[0])
+            pos_before = _exclusive_cumsum(pos, cells.edges, cells.first, carry[1])
+            local = table.group[lo:hi] if n_groups > 1 else np.zeros(hi - lo, np.int64)
+            N_e, P_e = n_tot[local], p_tot[local]
+            # placements: positives at a score beat the negatives below it (ties count half), and vice versa
+            v10 = neg * 0.5
+            v10 += neg_before
+            v10 /= N_e
+            v01 = pos * 0.5
+            v01 += pos_before
+            np.subtract(P_e, v01, out=v01)
+            v01 /= P_e
+            w10 = pos * v10
+            cells.add(sums[0], w10)
+            cells.add(sums[1], w10 * v10)
+            cells.add(sums[2], neg * v01 * v01)
+            tp = P_e - pos_before  # mass at or above each score
+            fp = N_e - neg_before
+            cells.add(sums[3], pos * (tp / (tp + fp)))
+            if not exact:  # pairs sharing a bucket: every ordering inside it
+                cells.add(sums[4], pos * neg)
+                tp_above, fp_above = tp - pos, fp - neg
+                upper = np.where(pos > 0, (tp_above + pos) / (tp_above + pos + fp_above), 0.0)
+                lo_den = tp_above + fp_above + neg
+                lower = np.where((pos > 0) & (lo_den > 0), tp_above / np.where(lo_den > 0, lo_den, 1.0), 0.0)
+                cells.add(sums[5], pos * upper)
+                cells.add(sums[6], pos * lower)
         defined = (p_tot > 0) & (n_tot > 0)
-        # placements: positives at a score beat the negatives below it (ties count half), and vice versa
-        # (computed in place where possible: at 10M distinct scores every temporary costs fresh pages)
-        v10 = np.multiply(neg, 0.5)
-        v10 += neg_before
-        v10 /= N_e
-        v01 = np.multiply(pos, 0.5)
-        v01 += pos_before
-        np.subtract(P_e, v01, out=v01)
-        v01 /= P_e
-        auc = gsum_dot(pos, v10) / p_tot
+        auc = sums[0] / p_tot
         # weighted variances of the placements, from sums of squares (placements lie in [0, 1])
-        s10 = np.maximum(gsum3(pos, v10) / p_tot - auc * auc, 0.0)
-        s01 = np.maximum(gsum3(neg, v01) / n_tot - auc * auc, 0.0)
+        s10 = np.maximum(sums[1] / p_tot - auc * auc, 0.0)
+        s01 = np.maximum(sums[2] / n_tot - auc * auc, 0.0)
         s10 *= m_eff / (m_eff - 1)
         s01 *= n_eff / (n_eff - 1)
         auc_se = np.sqrt(s10 / m_eff + s01 / n_eff)
-        if table.exact:  # tp, fp in the buffers of the cumulative masses, the precision in v01's
-            tp = np.subtract(P_e, pos_before, out=pos_before)  # mass at or above each score (never 0 + 0)
-            fp = np.subtract(N_e, neg_before, out=neg_before)
-            precision = np.add(tp, fp, out=v01)
-            np.divide(tp, precision, out=precision)
-        else:
-            tp = P_e - pos_before
-            fp = N_e - neg_before
-            precision = tp / (tp + fp)
-        ap = gsum_dot(pos, precision) / p_tot
-        if table.exact:
+        ap = sums[3] / p_tot
+        if exact:
             auc_bound = np.zeros(n_groups)
             ap_bound = np.zeros(n_groups)
         else:
-            auc_bound = 0.5 * gsum(pos * neg) / (p_tot * n_tot)
-            tp_above, fp_above = tp - pos, fp - neg
-            hi = np.where(pos > 0, (tp_above + pos) / (tp_above + pos + fp_above), 0.0)
-            lo_den = tp_above + fp_above + neg
-            lo = np.where((pos > 0) & (lo_den > 0), tp_above / np.where(lo_den > 0, lo_den, 1.0), 0.0)
-            ap_hi = gsum(pos * hi) / p_tot
-            ap_lo = gsum(pos * lo) / p_tot
-            ap_bound = np.maximum(ap - ap_lo, ap_hi - ap)
+            auc_bound = 0.5 * sums[4] / (p_tot * n_tot)
+            ap_bound = np.maximum(ap - sums[6] / p_tot, sums[5] / p_tot - ap)
     nan = np.full(n_groups, np.nan)
     return RankMetrics(
         positives=p_tot,
@@ -150,24 +144,29 @@ def curves(table: SortedTable, group: int = 0, max_points: int = 200) -> dict[st
 
     ROC starts at (0, 0); PR is scikit-learn's curve (recall decreasing to 0, precision 1 at recall 0).
     """
-    lo, hi = table.bounds()[group : group + 2]
-    neg, pos = table.mass[lo:hi, 0][::-1], table.mass[lo:hi, 1][::-1]
-    thresholds = table.values()[lo:hi][::-1]
-    tp, fp = np.cumsum(pos), np.cumsum(neg)
-    P, N = (tp[-1], fp[-1]) if tp.size else (0.0, 0.0)
-    if tp.size == 0 or P <= 0 or N <= 0:
+    lo, hi = (int(x) for x in table.bounds()[group : group + 2])
+    size = hi - lo
+    if size == 0:
         return {}
-    idx = np.unique(np.linspace(0, tp.size - 1, min(max_points, tp.size)).round().astype(np.int64))
-    fpr, tpr = np.concatenate([[0.0], fp[idx] / N]), np.concatenate([[0.0], tp[idx] / P])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(tp[idx] + fp[idx] > 0, tp[idx] / (tp[idx] + fp[idx]), 1.0)
-    recall = tp[idx] / P
+    # the j-th threshold from the top is entry hi - 1 - j; only the sampled ones are read: the masses at or above
+    # each are suffix sums, from one pass of range sums over the group
+    idx = np.unique(np.linspace(0, size - 1, min(max_points, size)).round().astype(np.int64))
+    starts = (size - 1 - idx)[::-1]  # ascending positions within the group
+    ranges = [np.add.reduceat(table.mass[lo:hi, c], starts) for c in (0, 1)]
+    fp, tp = (np.cumsum(r[::-1]) for r in ranges)  # aligned with idx
+    thresholds = key_to_float(table.key[lo:hi][size - 1 - idx] << table.shift)
+    P, N = tp[-1], fp[-1]
+    if P <= 0 or N <= 0:
+        return {}
+    fpr, tpr = np.concatenate([[0.0], fp / N]), np.concatenate([[0.0], tp / P])
+    precision = tp / (tp + fp)  # never 0/0: the top threshold holds an entry of positive mass
+    recall = tp / P
     return {
-        "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "threshold": [None, *thresholds[idx].tolist()]},
+        "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "threshold": [None, *thresholds.tolist()]},
         "pr": {
             "recall": [0.0, *recall.tolist()],
             "precision": [1.0, *precision.tolist()],
-            "threshold": [None, *thresholds[idx].tolist()],
+            "threshold": [None, *thresholds.tolist()],
             "prevalence": float(P / (P + N)),
         },
     }

@@ -123,6 +123,10 @@ class SortedTable:
                 f"and caps {self.cap} vs {other.cap}"
             )
         shift = max(self.shift, other.shift)
+        if not other.groups and not other.group.size:  # the identity: no sort
+            return self.coarsened(shift)
+        if not self.groups and not self.group.size:
+            return other.coarsened(shift)._compacted()
         a, b = self.coarsened(shift), other.coarsened(shift)
         groups, ia, ib = align(a.groups, b.groups)
         sq = np.zeros((len(groups), self.n_mass))
@@ -294,13 +298,33 @@ def _from_rows_unweighted(
 ) -> SortedTable | None:
     """Unit weights, two mass columns: sort ``key * 2 + column`` with a plain sort (no argsort of floats); with
     groups, a stable radix sort of the small group codes first, then a plain sort within each group's slice.
+    When every key is distinct (the usual case for continuous scores) the sorted keys are the table: no coalescing.
 
     Returns ``None`` when the keys do not leave a spare bit (scores of magnitude 2 or more).
     """
+    g_count = len(group_keys)
+    if codes is None:  # unit weights: squared weights are counts
+        positives = float(np.count_nonzero(column))
+        sq = np.array([[column.size - positives, positives]])
+    else:
+        cell = codes.astype(np.int64) * 2 + column
+        sq = np.bincount(cell, minlength=g_count * 2).astype(np.float64)[: g_count * 2].reshape(g_count, 2)
+        del cell
+    sizes = None
+    if codes is not None:
+        order = np.argsort(_smallest_int(codes, g_count), kind="stable")
+        values = values[order]  # a copy in group order, made the keys in place
+        column = column[order]
+        del order
+        sizes = np.bincount(codes, minlength=g_count)
+    else:
+        values = np.copy(values)
+    np.add(values, 0.0, out=values)  # -0.0 made 0.0
     if values.min() >= 0:  # non-negative floats sort as their bits: no transform needed
-        key = np.add(values, 0.0).view(np.int64)  # a copy, with -0.0 made 0.0
+        key = values.view(np.int64)
     else:
         key = float_to_key(values)
+    del values
     if shift:
         key >>= shift
     if key.min() < -_KEY_LIMIT or key.max() >= _KEY_LIMIT:
@@ -308,41 +332,54 @@ def _from_rows_unweighted(
     key <<= 1
     np.bitwise_or(key, column, out=key, casting="unsafe")  # the label in the spare bit (cast chunk by chunk)
     n = key.size
-    g_count = len(group_keys)
-    if codes is None:
+    if sizes is None:
         key.sort()
-        g_sorted = None
     else:
-        order = np.argsort(_smallest_int(codes, g_count), kind="stable")
-        key = key[order]
-        sizes = np.bincount(codes, minlength=g_count)
         edges = np.concatenate([[0], np.cumsum(sizes)])
         for a, b in itertools.pairwise(edges.tolist()):
             if b - a > 1:
                 key[a:b].sort()
-        g_sorted = np.repeat(np.arange(g_count, dtype=np.int64), sizes)
-    base = key >> 1
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    np.not_equal(base[1:], base[:-1], out=new[1:])
-    if g_sorted is not None:
-        new[1:] |= g_sorted[1:] != g_sorted[:-1]
-    starts = np.flatnonzero(new)
-    del new
-    keys_out = base[starts]
-    np.bitwise_and(key, 1, out=base)  # reuse the buffer: the positive bit of each row
-    del key
-    mass = np.empty((starts.size, 2))
-    np.add.reduceat(base, starts, out=mass[:, 1])
-    np.subtract(starts[1:], starts[:-1], out=mass[:-1, 0])  # rows per entry, then less the positives
-    mass[-1, 0] = n - starts[-1]
-    mass[:, 0] -= mass[:, 1]
-    if codes is None:  # unit weights: squared weights are counts
-        positives = float(np.count_nonzero(column))
-        sq = np.array([[column.size - positives, positives]])
+    if _distinct(key):
+        mass = np.empty((n, 2))
+        for a in range(0, n, _STEP):  # the label bit is the positive count; keys lose it in place
+            part = key[a:a + _STEP]
+            np.bitwise_and(part, 1, out=mass[a:a + _STEP, 1], casting="unsafe")
+            np.subtract(1.0, mass[a:a + _STEP, 1], out=mass[a:a + _STEP, 0])
+            part >>= 1
+        keys_out = key
+        group = (np.zeros(n, np.int64) if sizes is None
+                 else np.repeat(np.arange(g_count, dtype=np.int64), sizes))  # calloc: untouched pages
     else:
-        cell = codes.astype(np.int64) * 2 + column
-        sq = np.bincount(cell, minlength=g_count * 2).astype(np.float64)[: g_count * 2].reshape(g_count, 2)
-    group = np.zeros(starts.size, np.int64) if g_sorted is None else g_sorted[starts]  # calloc: untouched pages
+        g_sorted = None if sizes is None else np.repeat(np.arange(g_count, dtype=np.int64), sizes)
+        base = key >> 1
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        np.not_equal(base[1:], base[:-1], out=new[1:])
+        if g_sorted is not None:
+            new[1:] |= g_sorted[1:] != g_sorted[:-1]
+        starts = np.flatnonzero(new)
+        del new
+        keys_out = base[starts]
+        np.bitwise_and(key, 1, out=base)  # reuse the buffer: the positive bit of each row
+        del key
+        mass = np.empty((starts.size, 2))
+        np.add.reduceat(base, starts, out=mass[:, 1])
+        np.subtract(starts[1:], starts[:-1], out=mass[:-1, 0])  # rows per entry, then less the positives
+        mass[-1, 0] = n - starts[-1]
+        mass[:, 0] -= mass[:, 1]
+        group = np.zeros(starts.size, np.int64) if g_sorted is None else g_sorted[starts]
     table = SortedTable(2, group_keys, group, keys_out, mass, sq, shift, cap)
     return table._compacted()
+
+
+_STEP = 1 << 17
+
+
+def _distinct(key: np.ndarray) -> bool:
+    """Whether sorted ``key * 2 + label`` rows hold distinct keys (scanned in steps: no long temporary). Equal keys
+    at a boundary of two groups count as equal: the caller then coalesces, which is right, only slower."""
+    for a in range(0, key.size - 1, _STEP):
+        part = key[a:a + _STEP + 1]
+        if np.any((part[1:] >> 1) == (part[:-1] >> 1)):
+            return False
+    return True
