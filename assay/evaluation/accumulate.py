@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from assay.evaluation.config import EvalConfig
+from assay.evaluation.parallel import MIN_ROWS, run_all
 from assay.evaluation.prepare import Prepared
 from assay.metrics._groups import OVERALL, GroupKeys
 from assay.metrics.calibration import CalibrationState
@@ -175,36 +177,36 @@ class Accumulator:
         self.bundles: dict[Grouping, Bundle] = {g: empty_bundle(config, n_classes) for g in self.groupings}
 
     def update(self, batch: Prepared, group_keys: dict[tuple[str, str], list[Hashable]]) -> None:
-        """One batch into every grouping. The groups of a grouping partition the rows, so the overall confusion,
-        mean and calibration states are the first grouping's collapsed into one group, not another pass."""
+        """One batch into every grouping, the groupings on threads (:mod:`assay.evaluation.parallel`).
+
+        The groups of a grouping partition the rows, so the overall confusion, mean and calibration states are the
+        first grouping's collapsed into one group, not another pass over the rows.
+        """
         if batch.n == 0:
             return
-        config = self.config
+        config, k = self.config, self.n_classes
         grouped = [g for g in self.groupings if g != OVERALL_GROUPING]
         order = (np.argsort(batch.score) if grouped and config.task == "binary" and batch.score is not None
                  and batch.weight is not None else None)  # unweighted tables sort without an argsort
-        first: Bundle | None = None
+        collapsible = bool(grouped) and config.task in ("binary", "multiclass")
+        template = empty_bundle(config, k)
+        overall = replace(template, confusion=None, means=None, calibration=None) if collapsible else template
+        calls = [partial(update_bundle, overall, batch, config, k, None, OVERALL, None)]
         for grouping in grouped:
             key = (grouping[0], grouping[1])
             codes, keys = batch.codes[key], tuple(group_keys[key])  # type: ignore[index]
-            new = update_bundle(empty_bundle(config, self.n_classes), batch, config, self.n_classes, codes, keys,
-                                order)
-            first = first or new
-            self.bundles[grouping] = self.bundles[grouping].merge(new)
-        template = empty_bundle(config, self.n_classes)
-        collapsible = first is not None and config.task in ("binary", "multiclass")
+            calls.append(partial(update_bundle, template, batch, config, k, codes, keys, order))
+        new = run_all(calls, parallel=batch.n >= MIN_ROWS)
         if collapsible:
-            template = replace(template, confusion=None, means=None, calibration=None)
-        new = update_bundle(template, batch, config, self.n_classes, None, OVERALL, None)
-        if collapsible:
-            assert first is not None
+            first = new[1]
 
             def collapsed(state: Any) -> Any:
                 return None if state is None else state.collapse()
 
-            new = replace(new, confusion=collapsed(first.confusion), means=collapsed(first.means),
-                          calibration=collapsed(first.calibration))
-        self.bundles[OVERALL_GROUPING] = self.bundles[OVERALL_GROUPING].merge(new)
+            new[0] = replace(new[0], confusion=collapsed(first.confusion), means=collapsed(first.means),
+                             calibration=collapsed(first.calibration))
+        for grouping, bundle in zip([OVERALL_GROUPING, *grouped], new, strict=True):
+            self.bundles[grouping] = self.bundles[grouping].merge(bundle)
 
     def merge(self, other: Accumulator) -> Accumulator:
         out = Accumulator(self.config, self.n_classes)

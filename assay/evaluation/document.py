@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from assay.evaluation.accumulate import OVERALL_GROUPING, Accumulator, Bundle
 from assay.evaluation.config import EvalConfig
+from assay.evaluation.parallel import MIN_ROWS, run_all
 from assay.metrics import registry
 from assay.metrics.classification import binary_metrics, multiclass_metrics
 from assay.metrics.estimate import Estimate
@@ -151,7 +153,11 @@ def sections(acc: Accumulator, config: EvalConfig, classes: list[str], class_lab
     freq = config.weight_kind == "frequency"
     out: dict[str, Any] = {}
     overall = acc.bundles[OVERALL_GROUPING]
-    metrics = bundle_metrics(overall, config, classes)
+    big = any(b.scores is not None and b.scores.key.size >= MIN_ROWS for b in acc.bundles.values())
+    per_grouping = dict(zip(acc.bundles, run_all(
+        [partial(bundle_metrics, bundle, config, classes) for bundle in acc.bundles.values()], parallel=big),
+        strict=True))
+    metrics = per_grouping[OVERALL_GROUPING]
     out["metrics"] = metrics.get(None, {name: _undefined(0, "no rows", name, config.task)
                                         for name in registry.names(config.task, k=config.k)})
     conf = overall.confusion
@@ -175,7 +181,7 @@ def sections(acc: Accumulator, config: EvalConfig, classes: list[str], class_lab
         kind, column = grouping
         if kind == "overall":
             continue
-        per = bundle_metrics(bundle, config, classes)
+        per = per_grouping[grouping]
         groups = {}
         for key, entries in per.items():
             n = max((e.get("n", 0) for e in entries.values()), default=0)
