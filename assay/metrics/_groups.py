@@ -201,11 +201,24 @@ class BlockCells:
 
     def __init__(self, cells: np.ndarray) -> None:
         self.first = int(cells[0])
+        self.single = self.first == int(cells[-1])
+        if self.single:  # one cell (a block inside one group): no counting
+            self.edges = np.array([0, cells.size], np.int64)
+            self.stop = self.first + 1
+            return
         local = cells - self.first
         size = int(local[-1]) + 1
         self.edges = np.zeros(size + 1, np.int64)
         np.cumsum(np.bincount(local, minlength=size), out=self.edges[1:])
         self.stop = self.first + size
+
+    @classmethod
+    def from_edges(cls, first: int, edges: np.ndarray) -> BlockCells:
+        """Cells ``first, first + 1, ...`` whose ranges are already known (``edges`` from 0 to the block size)."""
+        out = cls.__new__(cls)
+        out.first, out.edges, out.stop = first, edges, first + edges.size - 1
+        out.single = edges.size == 2
+        return out
 
     def add(self, total: np.ndarray, values: np.ndarray) -> None:
         total[self.first:self.stop] += partition_sums(values, self.edges)

@@ -54,34 +54,59 @@ def binary_states(
     b = bins or 1
     cal = np.zeros((3, g * b))  # [rows, confidence, positives, group * bins + bin]
     eps = np.finfo(np.float64).eps
+    bin_edges = np.linspace(0.0, 1.0, b + 1)[1:-1]
+    as_bits = table.key.size == 0 or bool(table.key.min() >= 0)  # non-negative scores: the keys are their bits
     for lo, hi in group_blocks(table.bounds()):
-        v = key_to_float(table.key[lo:hi])
+        v = table.key[lo:hi].view(np.float64) if as_bits else key_to_float(table.key[lo:hi])
         neg, pos = table.mass[lo:hi, 0], table.mass[lo:hi, 1]
         group = table.group[lo:hi]
         by_group = BlockCells(group)
-        # a row is predicted positive when its score is at least the threshold: within a group, a suffix
-        predicted = BlockCells(group * 2 + (v >= threshold))
+        # a row is predicted positive when its score is at least the threshold: within a group, a suffix; a bin is
+        # a range of scores. Inside one group the ranges are searched, else counted per entry.
+        first = by_group.first
+        if by_group.single:
+            cut = np.searchsorted(v, threshold)
+            predicted = BlockCells.from_edges(first * 2, np.array([0, cut, v.size], np.int64))
+        else:
+            predicted = BlockCells(group * 2 + (v >= threshold))
         predicted.add(by_prediction[0], neg)
         predicted.add(by_prediction[1], pos)
         n = neg + pos
         by_group.add(rows, n)
         if bins is None:
             continue
-        # log loss of a positive at score v is -log(v), of a negative -log(1 - v), each clipped as scikit-learn does
-        loss1 = np.clip(v, eps, 1 - eps)
-        np.log(loss1, out=loss1)
-        miss = np.subtract(1.0, v)
-        loss0 = np.clip(miss, eps, 1 - eps)
-        np.log(loss0, out=loss0)
-        # both logs are negated: sums of -(neg * log0 + pos * log1), squares unchanged
-        by_group.add(s1[0], -(neg * loss0 + pos * loss1))
-        by_group.add(s2[0], neg * loss0 * loss0 + pos * loss1 * loss1)
-        # Brier: a negative at v scores v², a positive (1 - v)²
-        sq0 = v * v
-        sq1 = np.multiply(miss, miss, out=miss)
-        by_group.add(s1[1], neg * sq0 + pos * sq1)
-        by_group.add(s2[1], neg * sq0 * sq0 + pos * sq1 * sq1)
-        binned = BlockCells(group * bins + bin_index(v, bins))
+        has_pos = pos > 0
+        q = 1.0 - v
+        p_true = np.where(has_pos, v, q)  # the probability of the true label, where an entry has one label
+        miss = np.where(has_pos, q, v)  # and of the other label
+        del q
+        mixed = np.flatnonzero(has_pos & (neg > 0))  # a score with rows of both labels: its negatives apart
+        count = n if not mixed.size else np.where(has_pos, pos, neg)
+        # log loss -log(p), clipped as scikit-learn clips; Brier (1 - p)²
+        loss = np.clip(p_true, eps, 1 - eps)
+        np.log(loss, out=loss)
+        np.negative(loss, out=loss)
+        wloss = count * loss
+        by_group.add(s1[0], wloss)
+        by_group.add(s2[0], np.multiply(wloss, loss, out=wloss))
+        np.multiply(miss, miss, out=miss)
+        wsq = count * miss
+        by_group.add(s1[1], wsq)
+        by_group.add(s2[1], np.multiply(wsq, miss, out=wsq))
+        if mixed.size:
+            extra = BlockCells(group[mixed])
+            loss0 = -np.log(np.clip(1.0 - v[mixed], eps, 1 - eps))
+            sq0 = v[mixed] * v[mixed]
+            w = neg[mixed]
+            extra.add(s1[0], w * loss0)
+            extra.add(s2[0], w * loss0 * loss0)
+            extra.add(s1[1], w * sq0)
+            extra.add(s2[1], w * sq0 * sq0)
+        if by_group.single:
+            edges = np.concatenate([[0], np.searchsorted(v, bin_edges), [v.size]])
+            binned = BlockCells.from_edges(first * bins, edges)
+        else:
+            binned = BlockCells(group * bins + bin_index(v, bins))
         binned.add(cal[0], n)
         binned.add(cal[1], n * v)
         binned.add(cal[2], pos)

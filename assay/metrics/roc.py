@@ -85,8 +85,11 @@ def rank_metrics(table: SortedTable, *, frequency_weights: bool = False) -> Rank
             cells = BlockCells(table.group[lo:hi])
             neg_before = _exclusive_cumsum(neg, cells.edges, cells.first, carry[0])
             pos_before = _exclusive_cumsum(pos, cells.edges, cells.first, carry[1])
-            local = table.group[lo:hi] if n_groups > 1 else np.zeros(hi - lo, np.int64)
-            N_e, P_e = n_tot[local], p_tot[local]
+            if cells.single:  # inside one group: its totals are scalars
+                N_e, P_e = n_tot[cells.first], p_tot[cells.first]
+            else:
+                local = table.group[lo:hi]
+                N_e, P_e = n_tot[local], p_tot[local]
             # placements: positives at a score beat the negatives below it (ties count half), and vice versa
             v10 = neg * 0.5
             v10 += neg_before

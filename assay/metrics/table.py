@@ -24,7 +24,7 @@ import numpy as np
 
 from assay.errors import StateError
 from assay.metrics import _serial
-from assay.metrics._groups import OVERALL, GroupKeys, align
+from assay.metrics._groups import OVERALL, GroupKeys, align, partition_sums
 
 _LOW63 = np.int64(0x7FFFFFFFFFFFFFFF)
 
@@ -303,13 +303,6 @@ def _from_rows_unweighted(
     Returns ``None`` when the keys do not leave a spare bit (scores of magnitude 2 or more).
     """
     g_count = len(group_keys)
-    if codes is None:  # unit weights: squared weights are counts
-        positives = float(np.count_nonzero(column))
-        sq = np.array([[column.size - positives, positives]])
-    else:
-        cell = codes.astype(np.int64) * 2 + column
-        sq = np.bincount(cell, minlength=g_count * 2).astype(np.float64)[: g_count * 2].reshape(g_count, 2)
-        del cell
     sizes = None
     if codes is not None:
         order = np.argsort(_smallest_int(codes, g_count), kind="stable")
@@ -368,8 +361,23 @@ def _from_rows_unweighted(
         mass[-1, 0] = n - starts[-1]
         mass[:, 0] -= mass[:, 1]
         group = np.zeros(starts.size, np.int64) if g_sorted is None else g_sorted[starts]
+    # unit weights: squared weights are counts, per group and label
+    if sizes is None:
+        positives = np.array([mass[:, 1].sum()])
+    else:
+        entries = np.concatenate([[0], np.cumsum(sizes)]) if keys_out.size == n else _edges_of(group, g_count)
+        positives = partition_sums(mass[:, 1], entries)
+    rows = np.array([n]) if sizes is None else sizes
+    sq = np.stack([rows - positives, positives], axis=1).astype(np.float64)
     table = SortedTable(2, group_keys, group, keys_out, mass, sq, shift, cap)
     return table._compacted()
+
+
+def _edges_of(group: np.ndarray, size: int) -> np.ndarray:
+    """Range edges of a non-decreasing group index: group ``g`` is ``edges[g]:edges[g + 1]``."""
+    edges = np.zeros(size + 1, np.int64)
+    np.cumsum(np.bincount(group, minlength=size), out=edges[1:])
+    return edges
 
 
 _STEP = 1 << 17
