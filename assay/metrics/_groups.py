@@ -160,10 +160,10 @@ BLOCK = 1 << 17
 allocator (10M-entry temporaries cost more in fresh pages than in arithmetic), large enough to amortise the calls."""
 
 
-def group_blocks(bounds: np.ndarray, size: int = BLOCK) -> list[tuple[int, int]]:
+def group_blocks(bounds: np.ndarray, size: int | None = None) -> list[tuple[int, int]]:
     """Consecutive ranges ``[a, b)`` covering the entries of groups laid out by ``bounds`` (group ``g`` is
-    ``bounds[g]:bounds[g + 1]``): small groups packed whole into ranges of at most ``size`` entries, a larger group
-    cut every ``size`` entries from its own start.
+    ``bounds[g]:bounds[g + 1]``): small groups packed whole into ranges of at most ``size`` entries (default
+    :data:`BLOCK`), a larger group cut every ``size`` entries from its own start.
 
     Where a range starts and ends within a group depends only on that group's size, so sums accumulated range by
     range are a function of the group's own entries, whatever the other groups.
@@ -171,6 +171,7 @@ def group_blocks(bounds: np.ndarray, size: int = BLOCK) -> list[tuple[int, int]]
     >>> group_blocks(np.array([0, 2, 3, 10, 11]), size=4)
     [(0, 3), (3, 7), (7, 10), (10, 11)]
     """
+    size = size or BLOCK
     edges = bounds.tolist()
     out: list[tuple[int, int]] = []
     start = edges[0]
