@@ -191,22 +191,30 @@ class Accumulator:
         collapsible = bool(grouped) and config.task in ("binary", "multiclass")
         template = empty_bundle(config, k)
         overall = replace(template, confusion=None, means=None, calibration=None) if collapsible else template
-        calls = [partial(update_bundle, overall, batch, config, k, None, OVERALL, None)]
+        groupings = [OVERALL_GROUPING, *grouped]
+        calls = [partial(self._step, OVERALL_GROUPING, overall, batch, None, OVERALL, None)]
         for grouping in grouped:
             key = (grouping[0], grouping[1])
             codes, keys = batch.codes[key], tuple(group_keys[key])  # type: ignore[index]
-            calls.append(partial(update_bundle, template, batch, config, k, codes, keys, order))
-        new = run_all(calls, parallel=batch.n >= MIN_ROWS)
+            calls.append(partial(self._step, grouping, template, batch, codes, keys, order))
+        steps = run_all(calls, parallel=batch.n >= MIN_ROWS)
+        for grouping, (_, merged) in zip(groupings, steps, strict=True):
+            self.bundles[grouping] = merged
         if collapsible:
-            first = new[1]
+            first = steps[1][0]
 
             def collapsed(state: Any) -> Any:
                 return None if state is None else state.collapse()
 
-            new[0] = replace(new[0], confusion=collapsed(first.confusion), means=collapsed(first.means),
-                             calibration=collapsed(first.calibration))
-        for grouping, bundle in zip([OVERALL_GROUPING, *grouped], new, strict=True):
-            self.bundles[grouping] = self.bundles[grouping].merge(bundle)
+            self.bundles[OVERALL_GROUPING] = self.bundles[OVERALL_GROUPING].merge(Bundle(
+                confusion=collapsed(first.confusion), means=collapsed(first.means),
+                calibration=collapsed(first.calibration)))
+
+    def _step(self, grouping: Grouping, template: Bundle, batch: Prepared, codes: np.ndarray | None,
+              keys: GroupKeys, order: np.ndarray | None) -> tuple[Bundle, Bundle]:
+        """One grouping's states of the batch, and those merged into its running states (one thread's piece)."""
+        new = update_bundle(template, batch, self.config, self.n_classes, codes, keys, order)
+        return new, self.bundles[grouping].merge(new)
 
     def merge(self, other: Accumulator) -> Accumulator:
         out = Accumulator(self.config, self.n_classes)
