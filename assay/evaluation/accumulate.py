@@ -21,7 +21,7 @@ from assay.metrics.derive import binary_states
 from assay.metrics.means import MeanState
 from assay.metrics.ranking import RankingState
 from assay.metrics.regression import RegressionState
-from assay.metrics.table import SortedTable
+from assay.metrics.table import SortedTable, weighted_batch
 
 Grouping = tuple[str, str | None]  # ("overall", None), ("segment", column), ("sensitive", column)
 OVERALL_GROUPING: Grouping = ("overall", None)
@@ -71,8 +71,9 @@ def empty_bundle(config: EvalConfig, n_classes: int) -> Bundle:
 
 
 def derives_from_scores(config: EvalConfig, batch: Prepared) -> bool:
-    """Unit weights and predictions from the score: every binary state is a function of the score table."""
-    return config.task == "binary" and batch.score is not None and batch.weight is None and config.prediction is None
+    """Predictions from the score: every binary state is a function of the score table (with weights, of the table
+    and each entry's row count and squared weight)."""
+    return config.task == "binary" and batch.score is not None and config.prediction is None
 
 
 def update_bundle(
@@ -90,7 +91,7 @@ def update_bundle(
     kw: dict[str, Any] = {"codes": codes, "group_keys": keys}
     out = bundle
     if derives_from_scores(config, batch) and bundle.scores is not None:
-        return _update_derived(bundle, batch, config, codes, keys)
+        return _update_derived(bundle, batch, config, codes, keys, order)
     if bundle.confusion is not None:
         out = replace(out, confusion=bundle.confusion.update(batch.y, batch.pred, w, **kw))  # type: ignore[arg-type]
     if config.task == "binary" and batch.score is not None:
@@ -143,23 +144,29 @@ def update_bundle(
 
 
 def _update_derived(
-    bundle: Bundle, batch: Prepared, config: EvalConfig, codes: np.ndarray | None, keys: GroupKeys
+    bundle: Bundle, batch: Prepared, config: EvalConfig, codes: np.ndarray | None, keys: GroupKeys,
+    order: np.ndarray | None,
 ) -> Bundle:
-    """Unit weights: one exact score table of the batch, and the other states derived from it."""
+    """One exact score table of the batch, and the other states derived from it."""
     assert bundle.scores is not None and batch.score is not None
-    table = SortedTable.empty(2).update(batch.score, batch.y, codes=codes, group_keys=keys)
+    extra = None
+    if batch.weight is None:
+        table = SortedTable.empty(2).update(batch.score, batch.y, codes=codes, group_keys=keys)
+    else:
+        table, extra = weighted_batch(batch.score, batch.y, batch.weight, codes=codes, group_keys=keys, order=order)
     wanted = (bundle.confusion, bundle.means, bundle.calibration)
     derived: tuple[Any, ...] = (None, None, None)
     if any(state is not None for state in wanted):
         probabilistic = config.score_kind == "probability"
-        derived = binary_states(table, config.effective_threshold, bins=config.bins if probabilistic else None)
+        derived = binary_states(table, config.effective_threshold, bins=config.bins if probabilistic else None,
+                                extra=extra)
 
     def merged(state: Any, new: Any) -> Any:
         return None if state is None else state.merge(new)
 
     return Bundle(
         confusion=merged(bundle.confusion, derived[0]),
-        scores=bundle.scores.merge(replace(table, cap=bundle.scores.cap)),
+        scores=bundle.scores.merge(replace(table.without_empty(), cap=bundle.scores.cap)),
         means=merged(bundle.means, derived[1]),
         calibration=merged(bundle.calibration, derived[2]),
     )
@@ -186,13 +193,13 @@ class Accumulator:
             return
         config, k = self.config, self.n_classes
         grouped = [g for g in self.groupings if g != OVERALL_GROUPING]
-        order = (np.argsort(batch.score) if grouped and config.task == "binary" and batch.score is not None
-                 and batch.weight is not None else None)  # unweighted tables sort without an argsort
+        order = (np.argsort(batch.score) if config.task == "binary" and batch.score is not None
+                 and batch.weight is not None else None)  # weighted tables share one argsort; unweighted need none
         collapsible = bool(grouped) and config.task in ("binary", "multiclass")
         template = empty_bundle(config, k)
         overall = replace(template, confusion=None, means=None, calibration=None) if collapsible else template
         groupings = [OVERALL_GROUPING, *grouped]
-        calls = [partial(self._step, OVERALL_GROUPING, overall, batch, None, OVERALL, None)]
+        calls = [partial(self._step, OVERALL_GROUPING, overall, batch, None, OVERALL, order)]
         for grouping in grouped:
             key = (grouping[0], grouping[1])
             codes, keys = batch.codes[key], tuple(group_keys[key])  # type: ignore[index]

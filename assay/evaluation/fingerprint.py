@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+_BLOCK = 1 << 17
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
@@ -91,7 +92,14 @@ class Fingerprint:
             counts = counts[counts > 0]
             part = Fingerprint(with_ids=False)._update(None, values, None, _counts=counts)
             return self.merge(part)
-        return self._update(ids, labels, weights)
+        # block by block: the sums wrap exactly, so the digest is the same, and the temporaries stay small
+        n = len(labels)  # type: ignore[arg-type]
+        out = self
+        for a in range(0, max(n, 1), _BLOCK):
+            b = a + _BLOCK
+            out = out._update(None if ids is None else ids[a:b], labels[a:b],  # type: ignore[index]
+                              None if weights is None else weights[a:b])
+        return out
 
     def _update(self, ids: object | None, labels: object, weights: np.ndarray | None,
                 _counts: np.ndarray | None = None) -> Fingerprint:

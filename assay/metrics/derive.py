@@ -10,7 +10,7 @@ Within a group the table's entries are sorted by score, so the threshold and the
 consecutive ranges, and each range is summed pairwise (:func:`~assay.metrics._groups.partition_sums`). A group's
 sums are therefore a function of its own rows, whatever their order and whatever the other groups.
 
->>> from assay.metrics.table import SortedTable, key_to_float
+>>> from assay.metrics.table import EntryRows, SortedTable, key_to_float
 >>> table = SortedTable.empty(2).update(np.array([0.2, 0.75, 0.75, 0.9]), np.array([0, 1, 0, 1]))
 >>> confusion, means, calibration = binary_states(table, 0.5, bins=10)
 >>> confusion.counts[0].tolist()
@@ -28,31 +28,39 @@ from assay.metrics._groups import BlockCells, group_blocks
 from assay.metrics.calibration import CalibrationState, bin_index
 from assay.metrics.confusion import ConfusionState
 from assay.metrics.means import MeanState
-from assay.metrics.table import SortedTable, key_to_float
+from assay.metrics.table import EntryRows, SortedTable, key_to_float
 
 BINARY_MEANS = ("log_loss", "brier")
 
 
 def binary_states(
-    table: SortedTable, threshold: float, *, bins: int | None
+    table: SortedTable,
+    threshold: float,
+    *,
+    bins: int | None,
+    extra: EntryRows | None = None,
 ) -> tuple[ConfusionState, MeanState | None, CalibrationState | None]:
-    """Confusion counts, log-loss and Brier sums, and calibration bins of every group of an exact, unit-weight
-    score table (mass column 0 = negatives, 1 = positives). ``bins=None``: the scores are not probabilities, so
-    there are no means and no calibration.
+    """Confusion counts, log-loss and Brier sums, and calibration bins of every group of an exact score table (mass
+    column 0 = negatives, 1 = positives). ``bins=None``: the scores are not probabilities, so there are no means and
+    no calibration.
+
+    With unit weights the masses are the row counts and the squared weights. With weights, ``extra`` gives each
+    entry's row count and squared weight per column (from :func:`~assay.metrics.table.weighted_batch`).
 
     The entries are taken in blocks (:func:`~assay.metrics._groups.group_blocks`), so no temporary is as long as
     the table.
     """
     if not table.exact or table.n_mass != 2:
         raise StateError("binary states: expected an exact two-column score table (derive before coarsening)")
+    weighted = extra is not None
     groups = table.groups
     g = len(groups)
-    by_prediction = np.zeros((2, 2 * g))  # [true, group * 2 + predicted]
-    rows = np.zeros(g)
+    by_prediction = np.zeros((6 if weighted else 2, 2 * g))  # [weight, rows, squares per true class, group*2+pred]
+    totals = np.zeros((3, g))  # rows, weight, squared weight per group
     s1 = np.zeros((2, g))  # [quantity, group]: log loss, Brier
     s2 = np.zeros((2, g))
     b = bins or 1
-    cal = np.zeros((3, g * b))  # [rows, confidence, positives, group * bins + bin]
+    cal = np.zeros((5, g * b))  # [weight, confidence, positives, rows, squares; group * bins + bin]
     eps = np.finfo(np.float64).eps
     bin_edges = np.linspace(0.0, 1.0, b + 1)[1:-1]
     as_bits = table.key.size == 0 or bool(table.key.min() >= 0)  # non-negative scores: the keys are their bits
@@ -72,7 +80,16 @@ def binary_states(
         predicted.add(by_prediction[0], neg)
         predicted.add(by_prediction[1], pos)
         n = neg + pos
-        by_group.add(rows, n)
+        by_group.add(totals[1], n)
+        if weighted:
+            assert extra is not None
+            r, q = extra.block(lo, hi)
+            for c in (0, 1):
+                predicted.add(by_prediction[2 + c], r[:, c])
+                predicted.add(by_prediction[4 + c], q[:, c])
+            n_rows, n_sq = r[:, 0] + r[:, 1], q[:, 0] + q[:, 1]
+            by_group.add(totals[0], n_rows)
+            by_group.add(totals[2], n_sq)
         if bins is None:
             continue
         has_pos = pos > 0
@@ -94,14 +111,14 @@ def binary_states(
         by_group.add(s1[1], wsq)
         by_group.add(s2[1], np.multiply(wsq, miss, out=wsq))
         if mixed.size:
-            extra = BlockCells(group[mixed])
+            both = BlockCells(group[mixed])
             loss0 = -np.log(np.clip(1.0 - v[mixed], eps, 1 - eps))
             sq0 = v[mixed] * v[mixed]
             w = neg[mixed]
-            extra.add(s1[0], w * loss0)
-            extra.add(s2[0], w * loss0 * loss0)
-            extra.add(s1[1], w * sq0)
-            extra.add(s2[1], w * sq0 * sq0)
+            both.add(s1[0], w * loss0)
+            both.add(s2[0], w * loss0 * loss0)
+            both.add(s1[1], w * sq0)
+            both.add(s2[1], w * sq0 * sq0)
         if by_group.single:
             edges = np.concatenate([[0], np.searchsorted(v, bin_edges), [v.size]])
             binned = BlockCells.from_edges(first * bins, edges)
@@ -110,12 +127,25 @@ def binary_states(
         binned.add(cal[0], n)
         binned.add(cal[1], n * v)
         binned.add(cal[2], pos)
-    counts = np.stack([by_prediction[0].reshape(g, 2), by_prediction[1].reshape(g, 2)], axis=1)  # (g, true, pred)
-    confusion = ConfusionState(2, groups, counts, counts, counts.astype(np.int64))
+        if weighted:
+            binned.add(cal[3], n_rows)
+            binned.add(cal[4], n_sq)
+    def cells(first: int) -> np.ndarray:  # (group, true, predicted) from two rows of by_prediction
+        return np.stack([by_prediction[first].reshape(g, 2), by_prediction[first + 1].reshape(g, 2)], axis=1)
+
+    counts = cells(0)
+    if weighted:
+        confusion = ConfusionState(2, groups, counts, cells(4), np.rint(cells(2)).astype(np.int64))
+    else:
+        confusion = ConfusionState(2, groups, counts, counts, counts.astype(np.int64))
+        totals[0], totals[2] = totals[1], totals[1]
+        cal[3], cal[4] = cal[0], cal[0]
     if bins is None:
         return confusion, None, None
-    means = MeanState(BINARY_MEANS, groups, rows.astype(np.int64), rows, rows.copy(), s1.T.copy(), s2.T.copy())
+    means = MeanState(BINARY_MEANS, groups, np.rint(totals[0]).astype(np.int64), totals[1], totals[2].copy(),
+                      s1.T.copy(), s2.T.copy())
     shape = (g, bins)
-    calibration = CalibrationState(bins, groups, cal[0].reshape(shape).astype(np.int64), cal[0].reshape(shape),
-                                   cal[0].reshape(shape).copy(), cal[1].reshape(shape), cal[2].reshape(shape))
+    calibration = CalibrationState(bins, groups, np.rint(cal[3]).reshape(shape).astype(np.int64),
+                                   cal[0].reshape(shape), cal[4].reshape(shape).copy(), cal[1].reshape(shape),
+                                   cal[2].reshape(shape))
     return confusion, means, calibration

@@ -24,7 +24,7 @@ import numpy as np
 
 from assay.errors import StateError
 from assay.metrics import _serial
-from assay.metrics._groups import OVERALL, GroupKeys, align, partition_sums
+from assay.metrics._groups import OVERALL, BlockCells, GroupKeys, align, group_blocks, partition_sums
 
 _LOW63 = np.int64(0x7FFFFFFFFFFFFFFF)
 
@@ -172,6 +172,14 @@ class SortedTable:
             else:
                 hi = mid
         return self.coarsened(hi)
+
+    def without_empty(self) -> SortedTable:
+        """The table without entries of no mass (rows of weight 0 count for nothing and take no room)."""
+        live = self.mass.any(axis=1)
+        if live.all():
+            return self
+        return SortedTable(self.n_mass, self.groups, self.group[live], self.key[live], self.mass[live], self.sq,
+                           self.shift, self.cap)
 
     # -- reading --------------------------------------------------------------------------------------------------
     @property
@@ -391,3 +399,98 @@ def _distinct(key: np.ndarray) -> bool:
         if np.any((part[1:] >> 1) == (part[:-1] >> 1)):
             return False
     return True
+
+
+@dataclass(frozen=True, eq=False)
+class EntryRows:
+    """Each entry's row count and squared weight per mass column, read block by block: from the entries' own label
+    and weight when every entry is one row (no table-long copies), else from summed arrays."""
+
+    label: np.ndarray | None = None  # bool per entry, when each entry is one row
+    weight: np.ndarray | None = None
+    rows: np.ndarray | None = None  # (entries, 2), when entries coalesce rows
+    squares: np.ndarray | None = None
+
+    def block(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.rows is not None and self.squares is not None:
+            return self.rows[lo:hi], self.squares[lo:hi]
+        assert self.label is not None and self.weight is not None
+        y, w = self.label[lo:hi], self.weight[lo:hi]
+        rows = np.empty((hi - lo, 2))
+        rows[:, 1] = y
+        rows[:, 0] = ~y
+        q = w * w
+        squares = np.empty((hi - lo, 2))
+        np.multiply(q, y, out=squares[:, 1])
+        np.multiply(q, ~y, out=squares[:, 0])
+        return rows, squares
+
+
+def weighted_batch(
+    values: np.ndarray,
+    column: np.ndarray,
+    weight: np.ndarray,
+    *,
+    codes: np.ndarray | None = None,
+    group_keys: GroupKeys = OVERALL,
+    order: np.ndarray | None = None,
+) -> tuple[SortedTable, EntryRows]:
+    """The exact two-column table of a batch of weighted rows, with each entry's row count and squared weight per
+    column: what the states derived from the table need beside the weighted masses.
+
+    Entries whose rows all weigh 0 are kept here (their rows still count); :meth:`SortedTable.without_empty` drops
+    them from the state. ``order`` may pass a precomputed ``argsort(values)``, shared by groupings.
+
+    >>> t, extra = weighted_batch(np.array([0.2, 0.2, 0.7]), np.array([0, 1, 1]), np.array([2.0, 1.0, 0.5]))
+    >>> rows, squares = extra.block(0, 2)
+    >>> t.mass.tolist(), rows.tolist(), squares.tolist()
+    ([[2.0, 1.0], [0.0, 0.5]], [[1.0, 1.0], [0.0, 1.0]], [[4.0, 1.0], [0.0, 0.25]])
+    """
+    n_groups = len(group_keys)
+    n = values.shape[0]
+    if n == 0:
+        return SortedTable.empty(2, groups=group_keys), EntryRows(rows=np.zeros((0, 2)), squares=np.zeros((0, 2)))
+    if order is None:
+        order = np.argsort(values)
+    sizes = None
+    if codes is not None and n_groups > 1:
+        order = order[np.argsort(_smallest_int(codes, n_groups)[order], kind="stable")]
+        sizes = np.bincount(codes, minlength=n_groups)
+    v, y, w = values[order], column[order].astype(bool), weight[order]
+    np.add(v, 0.0, out=v)  # -0.0 made 0.0
+    key = v.view(np.int64) if v.min() >= 0 else float_to_key(v)
+    del v
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    if sizes is not None:
+        edges = np.concatenate([[0], np.cumsum(sizes)])
+        new[edges[1:-1][sizes[1:] > 0]] = True  # a group's first row starts an entry
+    group = np.zeros(n, np.int64) if sizes is None else np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
+    if new.all():  # every key distinct: one entry per row, filled block by block
+        mass = np.empty((n, 2))
+        for a in range(0, n, _STEP):
+            yb, wb = y[a:a + _STEP], w[a:a + _STEP]
+            np.multiply(wb, yb, out=mass[a:a + _STEP, 1])
+            np.multiply(wb, ~yb, out=mass[a:a + _STEP, 0])
+        extra = EntryRows(label=y, weight=w)
+    else:
+        starts = np.flatnonzero(new)
+        q = w * w
+        sums = [np.add.reduceat(np.where(y, 0.0, x), starts) for x in (w, q)]
+        sums += [np.add.reduceat(np.where(y, x, 0.0), starts) for x in (w, q)]
+        count = np.add.reduceat(y.astype(np.int64), starts)
+        size = np.diff(np.append(starts, n))
+        mass = np.stack([sums[0], sums[2]], axis=1)
+        extra = EntryRows(rows=np.stack([size - count, count], axis=1).astype(np.float64),
+                          squares=np.stack([sums[1], sums[3]], axis=1))
+        key, group = key[starts], group[starts]
+    entry_edges = _edges_of(group, n_groups) if n_groups > 1 else np.array([0, group.size])
+    sq = np.zeros((2, n_groups))
+    for lo, hi in group_blocks(entry_edges):
+        cells = BlockCells(group[lo:hi])
+        squares = extra.block(lo, hi)[1]
+        for c in (0, 1):
+            cells.add(sq[c], squares[:, c])
+    table = SortedTable(2, group_keys, group, np.ascontiguousarray(key), mass, np.ascontiguousarray(sq.T))
+    return table, extra

@@ -27,7 +27,7 @@ from assay.metrics.confusion import ConfusionState
 from assay.metrics.derive import binary_states
 from assay.metrics.means import MeanState
 from assay.metrics.roc import rank_metrics
-from assay.metrics.table import SortedTable
+from assay.metrics.table import SortedTable, weighted_batch
 
 LAWS = settings(max_examples=40, deadline=None, derandomize=True)
 EPS = np.finfo(np.float64).eps
@@ -48,14 +48,14 @@ def batches(draw: Any, max_size: int = 60) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _row_states(y: np.ndarray, s: np.ndarray, code: np.ndarray | None, keys: tuple[Any, ...],
-                threshold: float) -> tuple[ConfusionState, MeanState, CalibrationState]:
+                threshold: float, w: np.ndarray | None = None) -> tuple[ConfusionState, MeanState, CalibrationState]:
     """The states the general path builds, row by row (scikit-learn's clipping of the log)."""
     kw: dict[str, Any] = {"codes": code, "group_keys": keys}
     pred = (s >= threshold).astype(np.int64)
     p_true = np.clip(np.where(y == 1, s, 1 - s), EPS, 1 - EPS)
-    confusion = ConfusionState.empty(2).update(y, pred, **kw)
-    means = MeanState.empty(("log_loss", "brier")).update([-np.log(p_true), (y - s) ** 2], **kw)
-    calibration = CalibrationState.empty(10).update(s, y.astype(np.float64), **kw)
+    confusion = ConfusionState.empty(2).update(y, pred, w, **kw)
+    means = MeanState.empty(("log_loss", "brier")).update([-np.log(p_true), (y - s) ** 2], w, **kw)
+    calibration = CalibrationState.empty(10).update(s, y.astype(np.float64), w, **kw)
     return confusion, means, calibration
 
 
@@ -80,6 +80,60 @@ def test_derived_states_equal_the_row_states(batch: tuple[np.ndarray, np.ndarray
     np.testing.assert_allclose(means.s2, want_m.s2, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(calibration.sp, want_cal.sp, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(calibration.sy, want_cal.sy)
+
+
+weights = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 2.0]), st.floats(0.01, 10.0))
+
+
+@LAWS
+@given(batch=batches(), data=st.data(), grouped=st.booleans(), presorted=st.booleans())
+def test_weighted_derived_states_equal_the_weighted_row_states(
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray], data: st.DataObject, grouped: bool, presorted: bool
+) -> None:
+    """Rows of weight 0 included: they count in ``n`` and nowhere else, and take no room in the score table."""
+    y, s, code = batch
+    w = np.array(data.draw(st.lists(weights, min_size=y.size, max_size=y.size)), np.float64)
+    keys: tuple[Any, ...] = ("a", "b", "c") if grouped else (None,)
+    codes = code if grouped else None
+    order = np.argsort(s) if presorted else None
+    table, extra = weighted_batch(s, y, w, codes=codes, group_keys=keys, order=order)
+    confusion, means, calibration = binary_states(table, 0.5, bins=10, extra=extra)
+    want_c, want_m, want_cal = _row_states(y, s, codes, keys, 0.5, w)
+    assert means is not None and calibration is not None
+    np.testing.assert_array_equal(confusion.rows, want_c.rows)
+    np.testing.assert_array_equal(means.rows, want_m.rows)
+    np.testing.assert_array_equal(calibration.rows, want_cal.rows)
+    for got, want, names in ((confusion, want_c, ("counts", "sq")), (means, want_m, ("sw", "sw2", "s1", "s2")),
+                             (calibration, want_cal, ("sw", "sw2", "sp", "sy"))):
+        for name in names:
+            np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-12, atol=1e-12,
+                                       err_msg=name)
+    reference = SortedTable.empty(2).update(s, y, w, codes=codes, group_keys=keys)
+    state = table.without_empty()
+    assert state.groups == reference.groups
+    for name in ("group", "key"):
+        np.testing.assert_array_equal(getattr(state, name), getattr(reference, name))
+    np.testing.assert_allclose(state.mass, reference.mass, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(state.sq, reference.sq, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_score_shared_across_a_group_boundary_stays_in_each_group(weighted: bool) -> None:
+    """Group 0's largest score equals group 1's smallest: two entries, one per group, not one."""
+    y = np.array([0, 1, 0, 1, 1])
+    s = np.array([0.1, 0.5, 0.5, 0.9, 0.5])
+    code = np.array([0, 0, 1, 1, 1])
+    w = np.array([1.0, 2.0, 3.0, 1.0, 0.5]) if weighted else None
+    if w is None:
+        table = SortedTable.empty(2).update(s, y, codes=code, group_keys=("p", "q"))
+        extra = None
+    else:
+        table, extra = weighted_batch(s, y, w, codes=code, group_keys=("p", "q"))
+    assert table.group.tolist() == [0, 0, 1, 1] and table.values().tolist() == [0.1, 0.5, 0.5, 0.9]
+    confusion, _, _ = binary_states(table, 0.5, bins=10, extra=extra)
+    want, _, _ = _row_states(y, s, code, ("p", "q"), 0.5, w)
+    np.testing.assert_array_equal(confusion.counts, want.counts)
+    np.testing.assert_array_equal(confusion.rows, want.rows)
 
 
 def test_margins_give_confusion_only_and_coarsened_tables_are_refused() -> None:
@@ -163,6 +217,28 @@ def test_blockwise_rank_metrics_agree_with_scikit_learn_per_group(monkeypatch: p
         assert r.auc[g] == pytest.approx(roc_auc_score(y[m], s[m], sample_weight=wg), abs=1e-12)
         assert r.average_precision[g] == pytest.approx(average_precision_score(y[m], s[m], sample_weight=wg),
                                                        abs=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("block", [7, 100, 1 << 17])
+def test_blockwise_derived_states_equal_the_row_states(monkeypatch: pytest.MonkeyPatch, block: int,
+                                                       weighted: bool) -> None:
+    """Many blocks, small groups packed and large ones cut, scores tied across labels in every block."""
+    monkeypatch.setattr(_groups, "BLOCK", block)
+    y, s, code, w = _scores(3000, 5, seed=block)
+    keys = tuple(range(5))
+    weight = w if weighted else None
+    if weight is None:
+        table, extra = SortedTable.empty(2).update(s, y, codes=code, group_keys=keys), None
+    else:
+        table, extra = weighted_batch(s, y, weight, codes=code, group_keys=keys)
+    got = binary_states(table, 0.5, bins=10, extra=extra)
+    want = _row_states(y, s, code, keys, 0.5, weight)
+    for mine, theirs in zip(got, want, strict=True):
+        assert mine is not None
+        for name, value in vars(theirs).items():
+            if isinstance(value, np.ndarray):
+                np.testing.assert_allclose(getattr(mine, name), value, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("block", [16, 1 << 17])
