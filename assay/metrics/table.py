@@ -311,15 +311,7 @@ def _from_rows_unweighted(
     Returns ``None`` when the keys do not leave a spare bit (scores of magnitude 2 or more).
     """
     g_count = len(group_keys)
-    sizes = None
-    if codes is not None:
-        order = np.argsort(_smallest_int(codes, g_count), kind="stable")
-        values = values[order]  # a copy in group order, made the keys in place
-        column = column[order]
-        del order
-        sizes = np.bincount(codes, minlength=g_count)
-    else:
-        values = np.copy(values)
+    values = np.copy(values)
     np.add(values, 0.0, out=values)  # -0.0 made 0.0
     if values.min() >= 0:  # non-negative floats sort as their bits: no transform needed
         key = values.view(np.int64)
@@ -328,14 +320,19 @@ def _from_rows_unweighted(
     del values
     if shift:
         key >>= shift
-    if key.min() < -_KEY_LIMIT or key.max() >= _KEY_LIMIT:
+    low, high = int(key.min()), int(key.max())
+    if low < -_KEY_LIMIT or high >= _KEY_LIMIT:
         return None
     key <<= 1
     np.bitwise_or(key, column, out=key, casting="unsafe")  # the label in the spare bit (cast chunk by chunk)
     n = key.size
+    sizes = None if codes is None else np.bincount(codes, minlength=g_count)
     if sizes is None:
         key.sort()
-    else:
+    elif not _sort_packed(key, codes, g_count, 2 * low, 2 * high + 1):  # type: ignore[arg-type]
+        order = np.argsort(_smallest_int(codes, g_count), kind="stable")  # type: ignore[arg-type]
+        key = key[order]
+        del order
         edges = np.concatenate([[0], np.cumsum(sizes)])
         for a, b in itertools.pairwise(edges.tolist()):
             if b - a > 1:
@@ -389,6 +386,22 @@ def _edges_of(group: np.ndarray, size: int) -> np.ndarray:
 
 
 _STEP = 1 << 17
+
+
+def _sort_packed(key: np.ndarray, codes: np.ndarray, g_count: int, low: int, high: int) -> bool:
+    """Sort ``key`` (values in ``low..high``) by (group, key) in place with one plain sort, the group code packed
+    above the key's span; ``False`` (``key`` untouched) when group and span do not fit in 63 bits together."""
+    span = (high - low).bit_length()
+    if span + max(g_count - 1, 0).bit_length() > 63:
+        return False
+    for a in range(0, key.size, _STEP):  # key - low, with the group above it
+        part = key[a:a + _STEP]
+        part -= low
+        part |= codes[a:a + _STEP].astype(np.int64) << span
+    key.sort()
+    key &= (1 << span) - 1
+    key += low
+    return True
 
 
 def _distinct(key: np.ndarray) -> bool:

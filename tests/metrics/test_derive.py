@@ -298,9 +298,11 @@ def test_merging_with_an_empty_table_is_the_identity_without_a_sort() -> None:
 
 
 def test_distinct_and_tied_scores_build_the_same_kind_of_table() -> None:
-    """The sort path that skips coalescing (all keys distinct) and the one that coalesces agree with a direct count."""
+    """The sort paths agree with a direct count: all keys distinct (no coalescing) or tied; the group packed above
+    the key (probabilities, margins of both signs) or, for keys spanning too many bits, sorted group by group."""
     rng = np.random.default_rng(5)
-    for s in (rng.random(1000), np.round(rng.random(1000), 2)):
+    wide = np.sign(rng.normal(size=1000)) * 10.0 ** rng.uniform(-300, 0.2, 1000)  # |v| < 2, keys of 64 bits
+    for s in (rng.random(1000), np.round(rng.random(1000), 2), rng.normal(size=1000) * 10, wide):
         y = (rng.random(1000) < s).astype(np.int64)
         code = rng.integers(0, 3, 1000)
         table = SortedTable.empty(2).update(s, y, codes=code, group_keys=(0, 1, 2))
