@@ -132,11 +132,7 @@ class SortedTable:
         sq = np.zeros((len(groups), self.n_mass))
         np.add.at(sq, ia, a.sq)
         np.add.at(sq, ib, b.sq)
-        group = np.concatenate([ia[a.group], ib[b.group]])
-        key = np.concatenate([a.key, b.key])
-        mass = np.concatenate([a.mass, b.mass])
-        order = np.lexsort((key, group))
-        merged = _coalesce(group[order], key[order], mass[order])
+        merged = _merge_sorted(ia[a.group], a.key, a.mass, ib[b.group], b.key, b.mass, len(groups))
         out = SortedTable(self.n_mass, groups, *merged, sq=sq, shift=shift, cap=self.cap)
         return out._compacted()
 
@@ -213,6 +209,43 @@ class SortedTable:
         h, a = _serial.load(data, "sorted-table", 1)
         return cls(h["n_mass"], _serial.keys_from_json(h["groups"]), a["group"], a["key"], a["mass"], a["sq"],
                    h["shift"], h["cap"])
+
+
+def _merge_sorted(
+    ga: np.ndarray, ka: np.ndarray, ma: np.ndarray, gb: np.ndarray, kb: np.ndarray, mb: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries of two tables (group indices already those of the merged keys) sorted by (group, key), coalesced.
+
+    When (group, key) packs into one int64 (the group above the keys' span) and both sides are sorted in it, which
+    is the case whenever both met their groups in the same order, each side's entries go straight to their merged
+    positions (the smaller side's found by binary search in the larger): no sort. Else a lexsort. Each side holds a
+    (group, key) once, so equal entries are two and their sum does not depend on their order.
+    """
+    if ka.size and kb.size:
+        low = min(int(ka.min()), int(kb.min()))
+        span = (max(int(ka.max()), int(kb.max())) - low).bit_length()
+        if span + max(n_groups - 1, 0).bit_length() <= 63:
+            pa_, pb_ = (np.bitwise_or(g << span, k - low) for g, k in ((ga, ka), (gb, kb)))
+            if bool(np.all(pa_[1:] >= pa_[:-1])) and bool(np.all(pb_[1:] >= pb_[:-1])):
+                if pa_.size < pb_.size:  # search the smaller side in the larger
+                    return _merge_sorted(gb, kb, mb, ga, ka, ma, n_groups)
+                at_b = np.searchsorted(pa_, pb_) + np.arange(pb_.size)
+                from_b = np.zeros(pa_.size + pb_.size, dtype=bool)
+                from_b[at_b] = True
+                from_a = ~from_b
+                packed = np.empty(from_b.size, np.int64)
+                packed[from_a], packed[at_b] = pa_, pb_
+                mass = np.empty((packed.size, ma.shape[1]))
+                mass[from_a], mass[at_b] = ma, mb
+                group = packed >> span
+                packed &= (1 << span) - 1
+                packed += low
+                return _coalesce(group, packed, mass)
+    group = np.concatenate([ga, gb])
+    key = np.concatenate([ka, kb])
+    mass = np.concatenate([ma, mb])
+    order = np.lexsort((key, group))
+    return _coalesce(group[order], key[order], mass[order])
 
 
 def _coalesce(group: np.ndarray, key: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -312,3 +312,54 @@ def test_distinct_and_tied_scores_build_the_same_kind_of_table() -> None:
             np.testing.assert_array_equal(table.values()[a:b], values)
             np.testing.assert_array_equal(table.mass[a:b].sum(axis=1), counts)
             assert table.sq[g].tolist() == [float((y[m] == 0).sum()), float((y[m] == 1).sum())]
+
+
+def _merge_by_lexsort(a: SortedTable, b: SortedTable) -> tuple[tuple[Any, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """The plain merge: align the keys, concatenate, lexsort, sum equal entries in order (a's before b's)."""
+    groups = list(a.groups) + [k for k in b.groups if k not in a.groups]
+    ga = np.array([groups.index(a.groups[g]) for g in a.group], np.int64)
+    gb = np.array([groups.index(b.groups[g]) for g in b.group], np.int64)
+    group, key = np.concatenate([ga, gb]), np.concatenate([a.key, b.key])
+    mass = np.concatenate([a.mass, b.mass])
+    order = np.lexsort((key, group))
+    group, key, mass = group[order], key[order], mass[order]
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for g, k, m in zip(group.tolist(), key.tolist(), mass, strict=True):
+        out[(g, k)] = out[(g, k)] + m if (g, k) in out else m.copy()
+    cells = list(out)
+    return (tuple(groups), np.array([c[0] for c in cells]), np.array([c[1] for c in cells]),
+            np.array([out[c] for c in cells]))
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(first=batches(max_size=50), second=batches(max_size=50), same_order=st.booleans(),
+       weighted=st.booleans())
+def test_merge_places_entries_as_a_sorted_merge_would(first: tuple[np.ndarray, np.ndarray, np.ndarray],
+                                                     second: tuple[np.ndarray, np.ndarray, np.ndarray],
+                                                     same_order: bool, weighted: bool) -> None:
+    """Bit for bit the lexsort merge, whichever side is larger, with ties across the sides, and with the second
+    side's groups met in the same or another order (the binary-search merge, or the fallback)."""
+    tables = []
+    for (y, s, code), keys in ((first, ("a", "b", "c")), (second, ("a", "b", "c") if same_order else ("c", "a", "b"))):
+        w = np.linspace(0.5, 1.5, y.size) if weighted else None
+        tables.append(SortedTable.empty(2).update(s, y, w, codes=code, group_keys=keys))
+    a, b = tables
+    merged = a.merge(b)
+    groups, group, key, mass = _merge_by_lexsort(a, b)
+    assert merged.groups == groups
+    np.testing.assert_array_equal(merged.group, group)
+    np.testing.assert_array_equal(merged.key, key)
+    np.testing.assert_array_equal(merged.mass, mass)
+
+
+@pytest.mark.parametrize("second_keys", [("a", "b", "c"), ("c", "a", "b"), ("b", "c", "a")])
+def test_merge_of_tables_that_met_their_groups_in_another_order(second_keys: tuple[str, ...]) -> None:
+    a = SortedTable.empty(2).update(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0, 1, 0, 1]),
+                                    codes=np.array([0, 1, 2, 2]), group_keys=("a", "b", "c"))
+    b = SortedTable.empty(2).update(np.array([0.15, 0.2, 0.35]), np.array([0, 1, 0]), codes=np.array([0, 1, 2]),
+                                    group_keys=second_keys)
+    for merged, want in ((a.merge(b), _merge_by_lexsort(a, b)), (b.merge(a), _merge_by_lexsort(b, a))):
+        assert merged.groups == want[0]
+        np.testing.assert_array_equal(merged.group, want[1])
+        np.testing.assert_array_equal(merged.key, want[2])
+        np.testing.assert_array_equal(merged.mass, want[3])
