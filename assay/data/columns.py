@@ -169,11 +169,13 @@ def _dictionary_codes(array: ArrowColumn) -> tuple[np.ndarray, list[Any]] | None
     dictionary = chunks[0].dictionary
     if pc.count_distinct(dictionary).as_py() != len(dictionary) or dictionary.null_count:
         return None
-    indices = np.concatenate([to_numpy(c.indices) for c in chunks]).astype(np.intp, copy=False)
+    indices = np.concatenate([to_numpy(c.indices) for c in chunks]).astype(np.int64, copy=False)
     used = np.bincount(indices, minlength=len(dictionary)) > 0
-    lut = np.cumsum(used) - 1
     values = dictionary.to_pylist()
-    return lut[indices].astype(np.int64), [v for v, u in zip(values, used, strict=True) if u]
+    if used.all():  # the usual case: the indices are the codes
+        return indices, values
+    lut = np.cumsum(used) - 1
+    return lut[indices], [v for v, u in zip(values, used, strict=True) if u]
 
 
 def _decoded(array: ArrowColumn) -> ArrowColumn:

@@ -150,10 +150,11 @@ def _update_derived(
     """One exact score table of the batch, and the other states derived from it."""
     assert bundle.scores is not None and batch.score is not None
     extra = None
-    if batch.weight is None:
-        table = SortedTable.empty(2).update(batch.score, batch.y, codes=codes, group_keys=keys)
+    if batch.weight is None:  # every entry holds a row
+        table = state = SortedTable.empty(2).update(batch.score, batch.y, codes=codes, group_keys=keys)
     else:
         table, extra = weighted_batch(batch.score, batch.y, batch.weight, codes=codes, group_keys=keys, order=order)
+        state = table.without_empty()
     wanted = (bundle.confusion, bundle.means, bundle.calibration)
     derived: tuple[Any, ...] = (None, None, None)
     if any(state is not None for state in wanted):
@@ -166,7 +167,7 @@ def _update_derived(
 
     return Bundle(
         confusion=merged(bundle.confusion, derived[0]),
-        scores=bundle.scores.merge(replace(table.without_empty(), cap=bundle.scores.cap)),
+        scores=bundle.scores.merge(replace(state, cap=bundle.scores.cap)),
         means=merged(bundle.means, derived[1]),
         calibration=merged(bundle.calibration, derived[2]),
     )

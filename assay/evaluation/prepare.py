@@ -175,7 +175,11 @@ class Preparer:
             if v not in index:
                 index[v] = len(index)
             lut[i] = index[v]
-        return lut[local] if len(values) else np.zeros(0, np.int64)
+        if not len(values):
+            return np.zeros(0, np.int64)
+        if np.array_equal(lut, np.arange(len(values))):  # codes already those of the evaluation (a first batch)
+            return local.astype(np.int64, copy=False)
+        return lut[local]
 
     # -- binary ------------------------------------------------------------------------------------------------------
     def _binary(self, batch: pa.RecordBatch, out: Prepared, floats: Any, rows: Any) -> None:
