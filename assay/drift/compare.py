@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from assay.drift import methods as m
 from assay.drift.states import BrokenState, CategoricalState, ColumnState, NumericState, TextState
@@ -139,6 +138,8 @@ def _binned_raw_method(method: str, ref: NumericState, cur: NumericState) -> m.T
     if method == "ks":
         d = float(np.abs(f_ref - f_cur).max())
         en = n * k / (n + k)
+        from scipy import stats  # here, not at import: scipy.stats is most of assay's import time
+
         p = float(stats.kstwo.sf(d, max(1, round(en))))
         return m._test("ks", d, p, d, n, k, [note])
     chi = m.chi2(ref.coarse_counts(), cur.coarse_counts(ref.coarse))

@@ -92,7 +92,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import special
 
 from assay.errors import ConfigError, InputError, message
 
@@ -214,6 +214,7 @@ def ks(reference: npt.ArrayLike, current: npt.ArrayLike) -> Test:
         return _test("ks", 0.0, 1.0, 0.0, ref.size, cur.size, [*notes, "both samples are one constant"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        from scipy import stats  # here, not at import: scipy.stats is most of assay's import time
         res = stats.ks_2samp(ref, cur, method="auto")
     notes += [f"scipy: {w.message}" for w in caught]  # e.g. the exact p-value fell back to the asymptotic one
     return _test("ks", res.statistic, res.pvalue, res.statistic, ref.size, cur.size, notes)
@@ -249,6 +250,7 @@ def cramer_von_mises(reference: npt.ArrayLike, current: npt.ArrayLike) -> Test:
                                  fix="use ks, or gather more data"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        from scipy import stats  # here, not at import: scipy.stats is most of assay's import time
         res = stats.cramervonmises_2samp(ref, cur, method="auto")
     notes += [f"scipy: {w.message}" for w in caught]
     return _test("cramer_von_mises", res.statistic, res.pvalue, _cdf_rms_gap(ref, cur), ref.size, cur.size, notes)
@@ -307,6 +309,7 @@ def wasserstein(reference: npt.ArrayLike, current: npt.ArrayLike, *, rng: np.ran
                                  fix="drop or clip infinite values, or use ks"))
     if _one_constant(ref, cur):
         return _test("wasserstein", 0.0, 1.0, 0.0, ref.size, cur.size, [*notes, "both samples are one constant"])
+    from scipy import stats  # here, not at import: scipy.stats is most of assay's import time
     distance = float(stats.wasserstein_distance(ref, cur))
     scale = float(ref.std())
     if scale == 0.0:
@@ -357,7 +360,7 @@ def _g_test(r: np.ndarray, c: np.ndarray) -> tuple[float, float]:
     table = np.vstack([r, c])
     expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
     g = max(float(2.0 * special.xlogy(table, table / expected).sum()), 0.0)
-    return g, float(stats.chi2.sf(g, r.size - 1))
+    return g, float(special.chdtrc(r.size - 1, g))
 
 
 def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, smoothing: float = 0.5) -> Test:
@@ -384,7 +387,7 @@ def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, smoothing: floa
         value = float(np.sum((q - p) * (np.log(q) - np.log(p))))
     if np.isinf(value):
         notes.append("a bin is empty on one side only: PSI is infinite without smoothing")
-    p_value = float(stats.chi2.sf(value / (1.0 / n_r + 1.0 / n_c), k - 1))
+    p_value = float(special.chdtrc(k - 1, value / (1.0 / n_r + 1.0 / n_c)))
     return _test("psi", value, p_value, value, n_r, n_c, notes)
 
 
@@ -442,6 +445,7 @@ def chi2(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> Test:
     n_r, n_c = r.sum(), c.sum()
     if r.size < 2:
         return _test("chi2", 0.0, 1.0, 0.0, n_r, n_c, ["one bin holds every value"])
+    from scipy import stats  # here, not at import: scipy.stats is most of assay's import time
     res = stats.chi2_contingency(np.vstack([r, c]), correction=False)
     p, q = r / n_r, c / n_c
     effect = float(np.sqrt(0.25 * np.sum((q - p) ** 2 / ((p + q) / 2.0))))
@@ -469,7 +473,7 @@ def _pooled_z(s1: float, n1: float, s2: float, n2: float) -> tuple[float, float]
     if var <= 0:
         return 0.0, 1.0  # both sides all successes or all failures
     z = (s2 / n2 - s1 / n1) / np.sqrt(var)
-    return float(z), float(2.0 * stats.norm.sf(abs(z)))
+    return float(z), float(2.0 * special.ndtr(-abs(z)))
 
 
 def z_proportions(ref_success: float, ref_n: float, cur_success: float, cur_n: float) -> Test:
@@ -499,6 +503,7 @@ def missing_rate(ref_missing: float, ref_n: float, cur_missing: float, cur_n: fl
     table = np.array([[m1, n1 - m1], [m2, n2 - m2]])
     expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
     if m1 + m2 > 0 and expected.min() < 5:
+        from scipy import stats  # here, not at import: scipy.stats is most of assay's import time
         p_value = float(stats.fisher_exact(np.rint(table).astype(np.int64)).pvalue)
         notes = ["p-value from Fisher's exact test (an expected count is below 5)"]
     else:
