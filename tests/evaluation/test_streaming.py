@@ -38,6 +38,19 @@ def test_evaluating_numpy_arrays_does_not_import_pandas() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_importing_assay_or_evaluating_does_not_import_scipy_stats() -> None:
+    """scipy.stats is most of the import time of a command: only drift's tests and the gate load it."""
+    code = (
+        "import sys, numpy as np, assay, assay.cli.main\n"
+        "loaded = 'scipy.stats' in sys.modules\n"
+        "data = {'y': np.array([0, 1, 1, 0]), 's': np.array([0.1, 0.8, 0.4, 0.3]), 'g': np.array([1, 1, 2, 2])}\n"
+        "assay.evaluate(data, task='binary', label='y', score='s', segments=['g'])\n"
+        "print(loaded, 'scipy.stats' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False False"
+
+
 def test_the_cap_bounds_the_whole_table_across_groups() -> None:
     """A state's size is bounded whatever the number of groups: the cap counts all groups' entries together."""
     rng = np.random.default_rng(0)
