@@ -337,8 +337,9 @@ def _from_rows_unweighted(
     values: np.ndarray, column: np.ndarray, codes: np.ndarray | None, group_keys: GroupKeys, shift: int,
     cap: int | None,
 ) -> SortedTable | None:
-    """Unit weights, two mass columns: sort ``key * 2 + column`` with a plain sort (no argsort of floats); with
-    groups, a stable radix sort of the small group codes first, then a plain sort within each group's slice.
+    """Unit weights, two mass columns: sort ``key * 2 + column`` with a plain sort (no argsort of floats). With
+    groups, the group code is packed above the key so that one plain sort orders by (group, key); when the two do
+    not fit in 63 bits, a stable radix sort of the small group codes, then a plain sort within each group's slice.
     When every key is distinct (the usual case for continuous scores) the sorted keys are the table: no coalescing.
 
     Returns ``None`` when the keys do not leave a spare bit (scores of magnitude 2 or more).
@@ -360,10 +361,11 @@ def _from_rows_unweighted(
     np.bitwise_or(key, column, out=key, casting="unsafe")  # the label in the spare bit (cast chunk by chunk)
     n = key.size
     sizes = None if codes is None else np.bincount(codes, minlength=g_count)
-    if sizes is None:
+    if codes is None:
         key.sort()
-    elif not _sort_packed(key, codes, g_count, 2 * low, 2 * high + 1):  # type: ignore[arg-type]
-        order = np.argsort(_smallest_int(codes, g_count), kind="stable")  # type: ignore[arg-type]
+    elif not _sort_packed(key, codes, g_count, 2 * low, 2 * high + 1):
+        assert sizes is not None
+        order = np.argsort(_smallest_int(codes, g_count), kind="stable")
         key = key[order]
         del order
         edges = np.concatenate([[0], np.cumsum(sizes)])
