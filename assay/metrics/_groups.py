@@ -141,6 +141,18 @@ class BlockSums:
         return np.bincount(self.codes, minlength=self.size).astype(np.int64)
 
 
+def range_edges(index: np.ndarray, size: int) -> np.ndarray:
+    """Range edges of a non-decreasing index in ``0..size-1``: index ``i`` holds the positions
+    ``edges[i]:edges[i + 1]``.
+
+    >>> range_edges(np.array([0, 0, 2]), 4).tolist()
+    [0, 2, 2, 3, 3]
+    """
+    edges = np.zeros(size + 1, np.int64)
+    np.cumsum(np.bincount(index, minlength=size), out=edges[1:])
+    return edges
+
+
 def partition_sums(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Sums of ``values`` over the consecutive ranges ``edges[i]:edges[i + 1]`` (``edges`` non-decreasing, from 0
     to ``values.size``; empty ranges sum to 0), each summed pairwise like ``np.sum``.
@@ -209,8 +221,7 @@ class BlockCells:
             return
         local = cells - self.first
         size = int(local[-1]) + 1
-        self.edges = np.zeros(size + 1, np.int64)
-        np.cumsum(np.bincount(local, minlength=size), out=self.edges[1:])
+        self.edges = range_edges(local, size)
         self.stop = self.first + size
 
     @classmethod

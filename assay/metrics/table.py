@@ -18,13 +18,21 @@ Metrics computed from a coarsened table report an error bound derived from the m
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from assay.errors import StateError
 from assay.metrics import _serial
-from assay.metrics._groups import OVERALL, BlockCells, GroupKeys, align, group_blocks, partition_sums
+from assay.metrics._groups import (
+    OVERALL,
+    BlockCells,
+    GroupKeys,
+    align,
+    group_blocks,
+    partition_sums,
+    range_edges,
+)
 
 _LOW63 = np.int64(0x7FFFFFFFFFFFFFFF)
 
@@ -190,8 +198,7 @@ class SortedTable:
         """``(groups + 1)`` offsets: the entries of group ``g`` are ``bounds[g]:bounds[g + 1]``."""
         if len(self.groups) == 1:
             return np.array([0, self.key.size])
-        counts = np.bincount(self.group, minlength=len(self.groups))
-        return np.concatenate([[0], np.cumsum(counts)])
+        return range_edges(self.group, len(self.groups))
 
     def totals(self) -> np.ndarray:
         """``(groups, M)`` total mass per group and column."""
@@ -285,6 +292,9 @@ def _from_rows(
         fast = _from_rows_unweighted(values, column, None if n_groups == 1 else codes, group_keys, shift, cap)
         if fast is not None:
             return fast
+    if weight is not None and n_mass == 2:
+        table, _ = weighted_batch(values, column, weight, codes=codes, group_keys=group_keys, order=order)
+        return replace(table.without_empty(), cap=cap).coarsened(shift)._compacted()
     if order is None:
         order = np.argsort(values)
     if codes is not None and n_groups > 1:
@@ -311,17 +321,9 @@ def _from_rows(
             if w_sorted is None
             else np.add.reduceat(w_sorted, starts)
         )
-    elif w_sorted is None:
-        total = np.diff(np.append(starts, n)).astype(np.float64)
-        for c in range(1, n_mass):
-            mass[:, c] = np.add.reduceat(col_sorted == c, starts)
-        mass[:, 0] = total - mass[:, 1:].sum(axis=1)
-    else:
-        for c in range(n_mass):
-            mass[:, c] = np.add.reduceat(np.where(col_sorted == c, w_sorted, 0.0), starts)
-        live = mass.any(axis=1)  # rows of weight 0 count for nothing and take no room
-        if not live.all():
-            starts, mass = starts[live], mass[live]
+    else:  # two columns, unit weights (weighted ones are built by ``weighted_batch``)
+        mass[:, 1] = np.add.reduceat(col_sorted == 1, starts)
+        mass[:, 0] = np.diff(np.append(starts, n)) - mass[:, 1]
     all_codes = np.zeros(n, np.int64) if codes is None else codes
     cell = all_codes * n_mass + column
     w2 = None if weight is None else weight * weight
@@ -405,19 +407,12 @@ def _from_rows_unweighted(
     if sizes is None:
         positives = np.array([mass[:, 1].sum()])
     else:
-        entries = np.concatenate([[0], np.cumsum(sizes)]) if keys_out.size == n else _edges_of(group, g_count)
+        entries = np.concatenate([[0], np.cumsum(sizes)]) if keys_out.size == n else range_edges(group, g_count)
         positives = partition_sums(mass[:, 1], entries)
     rows = np.array([n]) if sizes is None else sizes
     sq = np.stack([rows - positives, positives], axis=1).astype(np.float64)
     table = SortedTable(2, group_keys, group, keys_out, mass, sq, shift, cap)
     return table._compacted()
-
-
-def _edges_of(group: np.ndarray, size: int) -> np.ndarray:
-    """Range edges of a non-decreasing group index: group ``g`` is ``edges[g]:edges[g + 1]``."""
-    edges = np.zeros(size + 1, np.int64)
-    np.cumsum(np.bincount(group, minlength=size), out=edges[1:])
-    return edges
 
 
 _STEP = 1 << 17
@@ -533,7 +528,7 @@ def weighted_batch(
         extra = EntryRows(rows=np.stack([size - count, count], axis=1).astype(np.float64),
                           squares=np.stack([sums[1], sums[3]], axis=1))
         key, group = key[starts], group[starts]
-    entry_edges = _edges_of(group, n_groups) if n_groups > 1 else np.array([0, group.size])
+    entry_edges = range_edges(group, n_groups) if n_groups > 1 else np.array([0, group.size])
     sq = np.zeros((2, n_groups))
     for lo, hi in group_blocks(entry_edges):
         cells = BlockCells(group[lo:hi])
