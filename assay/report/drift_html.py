@@ -474,6 +474,13 @@ def _names(values: Sequence[Any]) -> str:
     return listed + (f" and {fmt_count(len(values) - MAX_LISTED)} more" if len(values) > MAX_LISTED else "")
 
 
+def _listed(quality: Mapping[str, Any], field: str) -> tuple[list[Any], float]:
+    """The categories a quality field lists, and how many there are (the document may list only some)."""
+    names = list(as_seq(quality.get(field)))
+    count = as_float(quality.get(f"{field}_count"))
+    return names, float(len(names)) if count is None else count
+
+
 def _quality_notes(quality: Mapping[str, Any]) -> str:
     items: list[tuple[bool, str]] = []
     miss_ref, miss_cur = as_float(quality.get("missing_reference")), as_float(quality.get("missing_current"))
@@ -494,9 +501,7 @@ def _quality_notes(quality: Mapping[str, Any]) -> str:
                 f"{_share(quality.get('above_range_current'))} above its maximum).",
             )
         )
-    new = list(as_seq(quality.get("new_categories")))
-    new_count = as_float(quality.get("new_categories_count"))
-    new_count = float(len(new)) if new_count is None else new_count
+    new, new_count = _listed(quality, "new_categories")
     if new_count:
         items.append(
             (
@@ -506,9 +511,7 @@ def _quality_notes(quality: Mapping[str, Any]) -> str:
                 f"{': ' + _names(new) if new else ''}.",
             )
         )
-    gone = list(as_seq(quality.get("gone_categories")))
-    gone_count = as_float(quality.get("gone_categories_count"))
-    gone_count = float(len(gone)) if gone_count is None else gone_count
+    gone, gone_count = _listed(quality, "gone_categories")
     if gone_count:
         items.append(
             (

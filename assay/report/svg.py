@@ -755,23 +755,10 @@ def grouped_bars(
             title(f"{name}: reference {fmt_percent(r_share)}, current {fmt_percent(c_share)}"),
             el("rect", class_="hover", x=0.0, y=y, width=width, height=row, fill="transparent"),
             text(left - 10, y + row / 2 + 4, truncate(str(name), 28), text_anchor="end"),
-            el(
-                "rect",
-                x=left,
-                y=y + 4,
-                width=max(0.0, sx(r_share * 100) - left),
-                height=10.0,
-                fill=_REF_FILL,
-                fill_opacity=0.8,
-            ),
-            el(
-                "rect",
-                x=left,
-                y=y + 15,
-                width=max(0.0, sx(c_share * 100) - left),
-                height=10.0,
-                fill=SIDES["current"],
-                fill_opacity=0.85,
+            *(  # the reference's bar above the current's
+                el("rect", x=left, y=y + dy, width=max(0.0, sx(share * 100) - left), height=10.0, fill=fill,
+                   fill_opacity=opacity)
+                for share, dy, fill, opacity in ((r_share, 4, _REF_FILL, 0.8), (c_share, 15, SIDES["current"], 0.85))
             ),
             text(right + 10, y + row / 2 + 4, f"{fmt_percent(r_share)} → {fmt_percent(c_share)}", class_="value"),
         ]
