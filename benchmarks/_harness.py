@@ -5,14 +5,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCRUBBED_ENV", "_cpu_seconds", "_fmt_mib", "_fmt_s", "_human", "_mem_gib", "_print_profile", "_rss_mib",
-           "child_env", "contention", "finish_report", "print_table", "row_overrides", "scenario_names"]
+__all__ = [
+    "SCRUBBED_ENV",
+    "_cpu_seconds",
+    "_fmt_mib",
+    "_fmt_s",
+    "_human",
+    "_mem_gib",
+    "_print_profile",
+    "_rss_mib",
+    "act_as_child",
+    "child_env",
+    "contention",
+    "finish_report",
+    "print_table",
+    "row_overrides",
+    "scenario_names",
+    "start_report",
+    "versions",
+]
 
 SCRUBBED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -117,6 +137,45 @@ def child_env() -> tuple[dict[str, str], dict[str, str]]:
     scrubbed = {k: env.pop(k) for k in SCRUBBED_ENV if k in env}
     env["PYTHONHASHSEED"] = "0"
     return env, scrubbed
+
+
+def versions(packages: Collection[str]) -> dict[str, str]:
+    """Installed version of each package (``not installed`` when absent)."""
+    out = {}
+    for pkg in packages:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def act_as_child(args: argparse.Namespace, child: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
+    """When this process is a child (``--child SPEC --result PATH``): run it, write its figures, return ``True``."""
+    if not args.child:
+        return False
+    Path(args.result).write_text(json.dumps(child(json.loads(args.child))))
+    return True
+
+
+def start_report(benchmark: str, args: argparse.Namespace, *, seed: int, packages: Collection[str],
+                 scrubbed: dict[str, str], **extra: Any) -> tuple[datetime, dict[str, Any]]:
+    """The report's header (what ran, on which machine, with which versions; ``extra`` fields after the machine)
+    and the banner printed above the run."""
+    started = datetime.now(UTC)
+    report: dict[str, Any] = {
+        "benchmark": benchmark, "started": started.isoformat(), "quick": args.quick, "repeat": args.repeat,
+        "seed": seed, "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                    "memory_gib": _mem_gib()},
+        **extra,
+        "versions": versions(packages), "env_removed_for_children": scrubbed, "scenarios": {},
+    }
+    print(f"assay {benchmark} benchmark — {started:%Y-%m-%d %H:%M} UTC, python {platform.python_version()}, "
+          f"{os.cpu_count()} cpus" + (f", removed {', '.join(scrubbed)} from the children's env" if scrubbed else ""),
+          flush=True)
+    return started, report
 
 
 def finish_report(report: dict[str, Any], rows: list[list[str]], *, quick: bool, out: str | None, default: Path,

@@ -22,14 +22,11 @@ import argparse
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +35,15 @@ from _harness import (  # the benchmarks folder is on sys.path when a benchmark 
     _fmt_mib,
     _fmt_s,
     _human,
-    _mem_gib,
     _print_profile,
     _rss_mib,
+    act_as_child,
     child_env,
     finish_report,
     row_overrides,
     scenario_names,
+    start_report,
+    versions,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -322,16 +321,6 @@ def evidently_drift(ref_path: str, cur_path: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------- children
 
 
-def _versions(packages: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pkg in packages:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one side of one scenario in this (fresh) process and return its figures."""
     side = spec["side"]
@@ -392,7 +381,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu_seconds": cpu, "cpu_per_wall": cpu / sum(times) if sum(times) > 0 else None,
         "rss_start_mib": rss_start, "rss_imports_mib": rss_imports, "rss_data_mib": rss_imports,
         "python": sys.executable,
-        "versions": _versions(("assay", "numpy", "scipy", "pyarrow") if side in ASSAY_SIDES or side == "numpy-scipy"
+        "versions": versions(("assay", "numpy", "scipy", "pyarrow") if side in ASSAY_SIDES or side == "numpy-scipy"
                               else ("evidently", "pandas", "numpy", "scipy", "pyarrow")),
     }
     out["columns"], out["extra"] = _extract(side, result)
@@ -646,30 +635,18 @@ def main() -> int:
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    if args.child:
-        out = child(json.loads(args.child))
-        Path(args.result).write_text(json.dumps(out))
+    if act_as_child(args, child):
         return 0
 
     names = scenario_names(parser, args.only, SCENARIOS)
     overrides = row_overrides(parser, args.rows, SCENARIOS)
     env, scrubbed = child_env()
     env.pop("VIRTUAL_ENV", None)
-    started = datetime.now(UTC)
-    report: dict[str, Any] = {
-        "benchmark": "drift", "started": started.isoformat(), "quick": args.quick, "repeat": args.repeat,
-        "seed": SEED, "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                    "memory_gib": _mem_gib()},
-        "columns": {c.name: {"kind": c.kind, "shift": c.shift, "about": c.shift_about, "missing": c.missing}
-                    for c in COLUMNS},
-        "versions": _versions(("assay", "numpy", "scipy", "pyarrow")), "env_removed_for_children": scrubbed,
-        "scenarios": {},
-    }
-    print(f"assay drift benchmark — {started:%Y-%m-%d %H:%M} UTC, python {platform.python_version()}, "
-          f"{os.cpu_count()} cpus" + (f", removed {', '.join(scrubbed)} from the children's env" if scrubbed else ""),
-          flush=True)
+    _, report = start_report(
+        "drift", args, seed=SEED, packages=("assay", "numpy", "scipy", "pyarrow"), scrubbed=scrubbed,
+        columns={c.name: {"kind": c.kind, "shift": c.shift, "about": c.shift_about, "missing": c.missing}
+                 for c in COLUMNS},
+    )
     rows: list[list[str]] = []
     t_all = time.perf_counter()
     inputs: dict[int, dict[str, Any]] = {}

@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import struct
 import subprocess
 import sys
@@ -28,7 +27,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +35,14 @@ from _harness import (  # the benchmarks folder is on sys.path when a benchmark 
     _fmt_mib,
     _fmt_s,
     _human,
-    _mem_gib,
     _print_profile,
     _rss_mib,
+    act_as_child,
     child_env,
     finish_report,
     row_overrides,
     scenario_names,
+    start_report,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -63,6 +62,7 @@ BINARY_METRICS = (
 COUNTING_METRICS = BINARY_METRICS[:12]  # functions of integer counts only (confusion cells, sorted-score table)
 FLOAT_SUMMED_METRICS = ("log_loss", "brier", "ece")  # sums of per-row floats: order of addition matters
 AGREEMENT_TOLERANCE = 1e-6
+PACKAGES = ("assay", "numpy", "scipy", "pyarrow", "pandas", "scikit-learn", "fairlearn")  # versions in the report
 
 
 # --------------------------------------------------------------------------------------------------- scenarios
@@ -621,16 +621,6 @@ def build_rows(name: str, rec: dict[str, Any], quick: bool) -> list[list[str]]:
     return rows
 
 
-def versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("assay", "numpy", "scipy", "pyarrow", "pandas", "scikit-learn", "fairlearn"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small inputs: a smoke run in under a minute")
@@ -649,26 +639,13 @@ def main() -> int:
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    if args.child:
-        out = child(json.loads(args.child))
-        Path(args.result).write_text(json.dumps(out))
+    if act_as_child(args, child):
         return 0
 
     names = scenario_names(parser, args.only, SCENARIOS)
     overrides = row_overrides(parser, args.rows, SCENARIOS)
     env, scrubbed = child_env()
-    started = datetime.now(UTC)
-    report: dict[str, Any] = {
-        "benchmark": "evaluate", "started": started.isoformat(), "quick": args.quick, "repeat": args.repeat,
-        "seed": SEED, "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                    "memory_gib": _mem_gib()},
-        "versions": versions(), "env_removed_for_children": scrubbed, "scenarios": {},
-    }
-    print(f"assay evaluate benchmark — {started:%Y-%m-%d %H:%M} UTC, python {platform.python_version()}, "
-          f"{os.cpu_count()} cpus" + (f", removed {', '.join(scrubbed)} from the children's env" if scrubbed else ""),
-          flush=True)
+    started, report = start_report("evaluate", args, seed=SEED, packages=PACKAGES, scrubbed=scrubbed)
     rows: list[list[str]] = []
     t_all = time.perf_counter()
     for name in names:
