@@ -653,21 +653,14 @@ def test_all_missing_in_the_current_only(tmp_path: Path, capsys: pytest.CaptureF
     assert doc["columns"]["b"]["status"] == "ok"
 
 
-def test_requested_column_only_in_the_current_is_reported(data: dict[str, Path], tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("args", [(), ("--columns", "x,extra")], ids=["all columns", "requested"])
+def test_column_only_in_the_current_is_reported_and_not_called_categorical(
+    data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]
+) -> None:
     cols = _columns(2)
     cols["extra"] = cols["x"] * 2
     cur = _write(tmp_path / "cur.csv", cols)
-    doc = _doc(capsys, tmp_path, data["ref"], cur, "--columns", "x,extra")
-    assert doc["columns"]["extra"]["status"] == "missing_in_reference"
-
-
-def test_column_only_in_the_current_is_not_called_categorical(data: dict[str, Path], tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    cols = _columns(2)
-    cols["extra"] = cols["x"] * 2
-    cur = _write(tmp_path / "cur.csv", cols)
-    doc = _doc(capsys, tmp_path, data["ref"], cur)
+    doc = _doc(capsys, tmp_path, data["ref"], cur, *args)
     assert doc["columns"]["extra"]["status"] == "missing_in_reference"
     assert doc["columns"]["extra"]["kind"] in (None, "numeric")
 
