@@ -149,11 +149,11 @@ def to_codes(array: ArrowColumn, *, column: str, source: str) -> tuple[np.ndarra
         dictionary = chunks[-1].dictionary
         if not all(c.dictionary.equals(dictionary) for c in chunks[:-1]):  # pragma: no cover - defensive
             encoded = pc.dictionary_encode(values.combine_chunks(), null_encoding="encode")
-            return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
-        codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+            return to_numpy(encoded.indices).astype(np.int64), encoded.dictionary.to_pylist()
+        codes = np.concatenate([to_numpy(c.indices) for c in chunks])
     else:
         dictionary = encoded.dictionary
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        codes = to_numpy(encoded.indices)
     return codes.astype(np.int64), dictionary.to_pylist()
 
 

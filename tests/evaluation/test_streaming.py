@@ -27,28 +27,28 @@ def test_dictionary_codes_drop_unused_entries() -> None:
     assert set(run.doc["slices"]["region"]) == {"north", "south"}
 
 
+def _loaded_after(code: str, *modules: str) -> list[bool]:
+    """Whether each module is loaded in a fresh interpreter after ``code`` runs."""
+    script = f"import sys\n{code}\nprint(*[m in sys.modules for m in {modules!r}])"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    return [word == "True" for word in out.stdout.split()]
+
+
+EVALUATE = (
+    "import numpy as np, assay\n"
+    "data = {'y': np.array([0, 1, 1, 0]), 's': np.array([0.1, 0.8, 0.4, 0.3]), 'g': np.array([1, 1, 2, 2])}\n"
+    "assay.evaluate(data, task='binary', label='y', score='s', segments=['g'])"
+)
+
+
 def test_evaluating_numpy_arrays_does_not_import_pandas() -> None:
-    code = (
-        "import sys, numpy as np, assay\n"
-        "assay.evaluate({'y': np.array([0, 1, 1, 0]), 's': np.array([0.1, 0.8, 0.4, 0.3])}, task='binary',"
-        " label='y', score='s')\n"
-        "print('pandas' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.strip() == "False"
+    assert _loaded_after(EVALUATE, "pandas") == [False]
 
 
 def test_importing_assay_or_evaluating_does_not_import_scipy_stats() -> None:
     """scipy.stats is most of the import time of a command: only drift's tests and the gate load it."""
-    code = (
-        "import sys, numpy as np, assay, assay.cli.main\n"
-        "loaded = 'scipy.stats' in sys.modules\n"
-        "data = {'y': np.array([0, 1, 1, 0]), 's': np.array([0.1, 0.8, 0.4, 0.3]), 'g': np.array([1, 1, 2, 2])}\n"
-        "assay.evaluate(data, task='binary', label='y', score='s', segments=['g'])\n"
-        "print(loaded, 'scipy.stats' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.strip() == "False False"
+    assert _loaded_after("import assay, assay.cli.main", "scipy.stats") == [False]
+    assert _loaded_after(EVALUATE, "scipy.stats") == [False]
 
 
 def test_the_cap_bounds_the_whole_table_across_groups() -> None:
