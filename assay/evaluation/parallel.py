@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from assay.errors import ConfigError, message
+
 T = TypeVar("T")
 
 MIN_ROWS = 1 << 17
@@ -27,7 +29,11 @@ MIN_ROWS = 1 << 17
 def workers() -> int:
     """Threads available to one evaluation: ``ASSAY_THREADS`` if set, else the usable cores (at most 4)."""
     raw = os.environ.get("ASSAY_THREADS", "").strip()
-    if raw.isdigit() and int(raw) >= 1:
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(message(where="environment variable ASSAY_THREADS", expected="a whole number of "
+                                      "threads, at least 1", found=repr(raw),
+                                      fix="set ASSAY_THREADS=1 for one thread, or unset it to use the cores"))
         return int(raw)
     try:
         cores = len(os.sched_getaffinity(0))
@@ -39,7 +45,8 @@ def workers() -> int:
 def run_all(calls: Sequence[Callable[[], T]], *, parallel: bool) -> list[T]:
     """The results of ``calls`` in order; on threads when ``parallel`` and more than one thread is available. The
     first exception raised by a call is raised here."""
-    threads = min(workers(), len(calls)) if parallel else 1
+    limit = workers()  # read (and checked) whatever the batch size, so a bad setting fails at once
+    threads = min(limit, len(calls)) if parallel else 1
     if threads <= 1:
         return [call() for call in calls]
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="assay") as pool:

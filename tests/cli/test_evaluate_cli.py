@@ -196,3 +196,12 @@ def test_negative_weight(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     text = _bad(capsys, tmp_path, "evaluate", str(data), "--task", "binary", "--label", "y", "--score", "s",
                 "--weight", "w")
     assert "column 'w'" in text and "row 5" in text
+
+
+def test_a_bad_thread_count_in_the_environment_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _binary(tmp_path)
+    monkeypatch.setenv("ASSAY_THREADS", "many")
+    text = _bad(capsys, tmp_path, "evaluate", str(data), "--task", "binary", "--label", "y", "--score", "s",
+                "--segment", "seg")
+    assert "ASSAY_THREADS" in text and "'many'" in text and "ASSAY_THREADS=1" in text

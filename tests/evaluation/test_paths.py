@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import assay
+from assay.errors import ConfigError
 from assay.evaluation import parallel
 from assay.evaluation.parallel import MIN_ROWS, run_all, workers
 
@@ -68,8 +69,12 @@ def test_threads_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_workers_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSAY_THREADS", "2")
     assert workers() == 2
-    monkeypatch.setenv("ASSAY_THREADS", "not a number")
+    monkeypatch.delenv("ASSAY_THREADS")
     assert 1 <= workers() <= 4
+    for bad in ("not a number", "0", "-2", "1.5"):
+        monkeypatch.setenv("ASSAY_THREADS", bad)
+        with pytest.raises(ConfigError, match=r"ASSAY_THREADS: expected a whole number of threads.*Fix: set"):
+            workers()
     monkeypatch.setenv("ASSAY_THREADS", "1")
     assert run_all([lambda: 1, lambda: 2], parallel=True) == [1, 2]
 
