@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 
 import numpy as np
 
@@ -56,11 +56,6 @@ def scatter(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
     out = np.zeros((size, *values.shape[1:]), dtype=values.dtype)
     out[index] = values
     return out
-
-
-def as_keys(keys: Sequence[Hashable]) -> GroupKeys:
-    """Normalise group keys to plain Python values (numpy scalars become Python scalars)."""
-    return tuple(k.item() if isinstance(k, np.generic) else k for k in keys)
 
 
 class GroupSums:
