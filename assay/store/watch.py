@@ -1,0 +1,678 @@
+"""The service store: events, labels and window states on SQLite or PostgreSQL (SQLAlchemy Core, Alembic).
+
+::
+
+    store = open_event_store("sqlite:///.assay/watch.sqlite")   # creates or migrates the schema
+    store.insert_predictions("fraud", rows, now=...)   -> Ingested(accepted, duplicates, conflicts, conflict_ids)
+    store.insert_labels("fraud", rows, policy="first", now=...)
+    with store.materializing() as m:                     # one transaction: read past the cursor, write states
+        m.new_predictions(limit) / m.new_labels(limit) / m.labels_for(ids) / m.predictions_for(ids)
+        m.windows(keys) / m.put_windows(states) / m.advance(cursor)
+
+A batch is one transaction, acknowledged only after its commit (SQLite in WAL mode with ``synchronous=FULL``).
+Identity is (model, version, id) for predictions and (model, id) for labels; a resent identical row is a duplicate,
+another row under a known key a conflict (or, for labels under ``label_policy: last``, a replacement).
+
+The materializer's cursor is a pair (tx, seq) per table. On SQLite writers are serialised, so ``seq`` grows in
+commit order and ``tx`` is 0. On PostgreSQL several writers commit out of order, so every row carries the id of the
+transaction that inserted it, and the materializer reads only rows of transactions older than the oldest one still
+running (``pg_snapshot_xmin(pg_current_snapshot())``): every such transaction has ended, so no row can appear
+behind the cursor later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from assay.errors import ConfigError, InputError
+from assay.store.watch_tables import counters, cursors, labels, predictions, rebuilds, tokens, windows
+
+MATERIALIZER = "materializer"
+ADVISORY_KEY = 0x61737361  # "assa"
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or is saturated: the service answers 503 and acknowledges nothing."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One prediction to store: its key, event time, the digest of its content and the redacted row as JSON."""
+
+    version: str
+    id: str
+    event_time: float
+    digest: bytes
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    id: str
+    digest: bytes
+    payload: bytes
+
+
+@dataclass
+class Ingested:
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    conflict_ids: list[str] = field(default_factory=list)
+    replaced: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "conflicts": self.conflicts,
+                "conflict_ids": self.conflict_ids}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    pred_tx: int = 0
+    pred_seq: int = 0
+    label_tx: int = 0
+    label_seq: int = 0
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    seq: int
+    tx: int
+    version: str
+    id: str
+    event_time: float
+    received_at: float
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class StoredLabel:
+    seq: int
+    tx: int
+    id: str
+    received_at: float
+    payload: bytes
+
+
+def digest(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=16).digest()
+
+
+def _chunks(items: Sequence[Any], size: int = 900) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class EventStore:
+    """Events, labels, window states, the cursor and tokens in one database."""
+
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
+        self.engine = engine
+        self.reader = reader or engine
+        self.dialect = engine.dialect.name
+        self.postgres = self.dialect == "postgresql"
+        self._lock = threading.Lock()
+
+    # -- ingest -----------------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (OperationalError, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(
+                    exc, OperationalError):
+                raise
+            raise StoreUnavailable(str(exc.orig) if exc.orig is not None else str(exc)) from exc
+
+    def insert_predictions(self, model: str, rows: Sequence[Row], *, now: float) -> Ingested:
+        """Store the new rows of a batch in one transaction; classify the others as duplicates or conflicts."""
+        out = Ingested()
+        unique: dict[tuple[str, str], Row] = {}
+        for r in rows:  # within the batch: the first row of a key counts, an identical repeat is a duplicate
+            first = unique.setdefault((r.version, r.id), r)
+            if first is not r:
+                if first.digest == r.digest:
+                    out.duplicates += 1
+                else:
+                    out.conflicts += 1
+                    out.conflict_ids.append(r.id)
+        with self._tx() as conn:
+            known = self._known_predictions(conn, model, list(unique.values()))
+            fresh = []
+            for key, r in unique.items():
+                have = known.get(key)
+                if have is None:
+                    fresh.append(r)
+                elif have == r.digest:
+                    out.duplicates += 1
+                else:
+                    out.conflicts += 1
+                    out.conflict_ids.append(r.id)
+            if fresh:
+                values = [{"model": model, "version": r.version, "id": r.id, "event_time": r.event_time,
+                           "received_at": now, "digest": r.digest, "payload": r.payload} for r in fresh]
+                inserted = self._insert_new(conn, predictions, values, ("version", "id"))
+                if inserted is not None and len(inserted) < len(fresh):  # lost a race to another writer
+                    late = [r for r in fresh if (r.version, r.id) not in inserted]
+                    again = self._known_predictions(conn, model, late)
+                    for r in late:
+                        if again.get((r.version, r.id)) == r.digest:
+                            out.duplicates += 1
+                        else:
+                            out.conflicts += 1
+                            out.conflict_ids.append(r.id)
+                    out.accepted = len(inserted)
+                else:
+                    out.accepted = len(fresh)
+            self._count(conn, model, out)
+        return out
+
+    def _insert_new(self, conn: Connection, table: sa.Table, values: list[dict[str, Any]],
+                    key: tuple[str, ...]) -> set[tuple[str, ...]] | None:
+        """Insert; on PostgreSQL rows another writer inserted meanwhile are skipped and the inserted keys returned.
+
+        On SQLite the write lock is held from the first read of the transaction (BEGIN IMMEDIATE), so nothing can
+        come between the look-up and the insert."""
+        if not self.postgres:
+            conn.execute(table.insert(), values)
+            return None
+        from sqlalchemy.dialects.postgresql import insert
+
+        stmt = insert(table).on_conflict_do_nothing().returning(*(table.c[k] for k in key))
+        got: set[tuple[str, ...]] = set()
+        for part in _chunks(values, 1000):
+            got |= {tuple(r) for r in conn.execute(stmt, list(part))}
+        return got
+
+    def _known_predictions(self, conn: Connection, model: str, rows: Sequence[Row]) -> dict[tuple[str, str], bytes]:
+        out: dict[tuple[str, str], bytes] = {}
+        ids = sorted({r.id for r in rows})
+        t = predictions
+        for part in _chunks(ids):
+            q = sa.select(t.c.version, t.c.id, t.c.digest).where(t.c.model == model, t.c.id.in_(part))
+            for version, id_, dig in conn.execute(q):
+                out[(version, id_)] = bytes(dig)
+        return out
+
+    def insert_labels(self, model: str, rows: Sequence[LabelRow], *, policy: str, now: float) -> Ingested:
+        out = Ingested()
+        unique: dict[str, LabelRow] = {}
+        for r in rows:
+            first = unique.get(r.id)
+            if first is None or policy == "last":
+                if first is not None and first.digest == r.digest:
+                    out.duplicates += 1
+                    continue
+                unique[r.id] = r
+            elif first.digest == r.digest:
+                out.duplicates += 1
+            else:
+                out.conflicts += 1
+                out.conflict_ids.append(r.id)
+        t = labels
+        with self._tx() as conn:
+            known: dict[str, bytes] = {}
+            for part in _chunks(sorted(unique)):
+                q = sa.select(t.c.id, t.c.digest).where(t.c.model == model, t.c.id.in_(part))
+                known.update({i: bytes(d) for i, d in conn.execute(q)})
+            fresh, replace = [], []
+            for id_, r in unique.items():
+                have = known.get(id_)
+                if have is None:
+                    fresh.append(r)
+                elif have == r.digest:
+                    out.duplicates += 1
+                elif policy == "last":
+                    replace.append(r)
+                else:
+                    out.conflicts += 1
+                    out.conflict_ids.append(id_)
+            if replace:  # a new row (a new seq) so the materializer sees it, and its windows are rebuilt
+                ids = [r.id for r in replace]
+                for part in _chunks(ids):
+                    conn.execute(t.delete().where(t.c.model == model, t.c.id.in_(part)))
+                self._upsert_rebuilds(conn, model, ids)
+                fresh += replace
+                out.replaced = len(replace)
+            if fresh:
+                values = [{"model": model, "id": r.id, "received_at": now, "digest": r.digest, "payload": r.payload}
+                          for r in fresh]
+                inserted = self._insert_new(conn, t, values, ("id",))
+                if inserted is not None and len(inserted) < len(fresh):
+                    late = [r for r in fresh if (r.id,) not in inserted]
+                    q = sa.select(t.c.id, t.c.digest).where(t.c.model == model, t.c.id.in_([r.id for r in late]))
+                    again = {i: bytes(d) for i, d in conn.execute(q)}
+                    for r in late:
+                        if again.get(r.id) == r.digest:
+                            out.duplicates += 1
+                        else:
+                            out.conflicts += 1
+                            out.conflict_ids.append(r.id)
+                    out.accepted = len(inserted)
+                else:
+                    out.accepted = len(fresh)
+            self._count(conn, model, out)
+        return out
+
+    def _upsert_rebuilds(self, conn: Connection, model: str, ids: Sequence[str]) -> None:
+        rows = [{"model": model, "id": i} for i in ids]
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(rebuilds).on_conflict_do_nothing(), rows)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as lite_insert
+
+            conn.execute(lite_insert(rebuilds).on_conflict_do_nothing(), rows)
+
+    def _count(self, conn: Connection, model: str, out: Ingested) -> None:
+        for name, value in (("duplicates", out.duplicates), ("conflicts", out.conflicts)):
+            if not value:
+                continue
+            done = conn.execute(counters.update().where(counters.c.model == model, counters.c.name == name)
+                                .values(value=counters.c.value + value)).rowcount
+            if not done:
+                conn.execute(counters.insert().values(model=model, name=name, value=value))
+
+    # -- reads ------------------------------------------------------------------------------------------------------
+    def counts(self, model: str) -> dict[str, Any]:
+        """Events, labels, pending labels (no prediction yet), duplicates and conflicts of one model."""
+        p, lab = predictions, labels
+        with self.reader.connect() as conn:
+            n_pred = conn.execute(sa.select(sa.func.count()).select_from(p).where(p.c.model == model)).scalar_one()
+            n_lab = conn.execute(sa.select(sa.func.count()).select_from(lab).where(lab.c.model == model)).scalar_one()
+            joined = sa.select(sa.literal(1)).where(p.c.model == model, p.c.id == lab.c.id).exists()
+            pending = conn.execute(sa.select(sa.func.count()).select_from(lab)
+                                   .where(lab.c.model == model, ~joined)).scalar_one()
+            newest = conn.execute(sa.select(sa.func.max(p.c.event_time)).where(p.c.model == model)).scalar()
+            c = dict(conn.execute(sa.select(counters.c.name, counters.c.value).where(counters.c.model == model))
+                     .tuples().all())
+        out: dict[str, Any] = {"events": int(n_pred), "labels": int(n_lab), "pending_labels": int(pending),
+                "duplicates": int(c.get("duplicates", 0)), "conflicts": int(c.get("conflicts", 0)),
+                               "newest_event_time": newest}
+        return out
+
+    def event(self, model: str, id_: str) -> tuple[list[StoredPrediction], StoredLabel | None]:
+        p, lab = predictions, labels
+        with self.reader.connect() as conn:
+            rows = conn.execute(sa.select(p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at,
+                                          p.c.payload).where(p.c.model == model, p.c.id == id_)
+                                .order_by(p.c.version)).all()
+            lrow = conn.execute(sa.select(lab.c.seq, lab.c.tx, lab.c.id, lab.c.received_at, lab.c.payload)
+                                .where(lab.c.model == model, lab.c.id == id_)).first()
+        preds = [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in rows]
+        return preds, (StoredLabel(lrow[0], lrow[1], lrow[2], lrow[3], bytes(lrow[4])) if lrow else None)
+
+    def cursor(self) -> Cursor:
+        with self.reader.connect() as conn:
+            return _read_cursor(conn)
+
+    def lag(self) -> tuple[int, int, float | None]:
+        """Predictions and labels not yet materialized, and the receive time of the oldest such prediction."""
+        cur = self.cursor()
+        p, lab = predictions, labels
+        with self.reader.connect() as conn:
+            behind_p = conn.execute(sa.select(sa.func.count(), sa.func.min(p.c.received_at))
+                                    .where(_after(p, cur.pred_tx, cur.pred_seq))).one()
+            behind_l = conn.execute(sa.select(sa.func.count()).select_from(lab)
+                                    .where(_after(lab, cur.label_tx, cur.label_seq))).scalar_one()
+        return int(behind_p[0]), int(behind_l), behind_p[1]
+
+    def window_rows(self, model: str, version: str | None, level: int, start: float,
+                    end: float) -> list[tuple[str, float, bytes]]:
+        """(version, start, state) of windows of ``level`` with ``start <= window start < end``."""
+        w = windows
+        q = sa.select(w.c.version, w.c.start, w.c.state).where(
+            w.c.model == model, w.c.level == level, w.c.start >= start, w.c.start < end)
+        if version is not None:
+            q = q.where(w.c.version == version)
+        with self.reader.connect() as conn:
+            return [(v, s, bytes(b)) for v, s, b in conn.execute(q.order_by(w.c.start, w.c.version))]
+
+    def window_span(self, model: str) -> tuple[float | None, float | None]:
+        w = windows
+        with self.reader.connect() as conn:
+            lo, hi = conn.execute(sa.select(sa.func.min(w.c.start), sa.func.max(w.c.start))
+                                  .where(w.c.model == model)).one()
+        return lo, hi
+
+    def versions(self, model: str) -> list[str]:
+        with self.reader.connect() as conn:
+            return [v for (v,) in conn.execute(sa.select(windows.c.version).where(windows.c.model == model)
+                                               .distinct().order_by(windows.c.version))]
+
+    def predictions_between(self, model: str, start: float, end: float, *, upto: Cursor | None = None,
+                            version: str | None = None) -> list[StoredPrediction]:
+        """Stored predictions of event time in ``[start, end)`` (for rebuilding windows), optionally only those
+        at or before a cursor."""
+        p = predictions
+        q = sa.select(p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at, p.c.payload).where(
+            p.c.model == model, p.c.event_time >= start, p.c.event_time < end)
+        if version is not None:
+            q = q.where(p.c.version == version)
+        if upto is not None:
+            q = q.where(~_after(p, upto.pred_tx, upto.pred_seq))
+        with self.reader.connect() as conn:
+            return [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in conn.execute(q)]
+
+    # -- the materializer -------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def materializing(self) -> Iterator[Materialization]:
+        with self._tx() as conn:
+            yield Materialization(self, conn)
+
+    @contextlib.contextmanager
+    def materializer_lock(self) -> Iterator[bool]:
+        """Whether this process may materialize: a PostgreSQL advisory lock held on its own connection (released
+        when the process dies); on SQLite the process that opened the store first in this folder (a file lock)."""
+        if self.postgres:
+            conn = self.engine.connect()
+            try:
+                got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar())
+                conn.commit()
+                yield got
+            finally:
+                with contextlib.suppress(Exception):
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                conn.close()
+            return
+        import fcntl
+
+        path = self.engine.url.database
+        if not path or path == ":memory:":
+            yield True
+            return
+        with open(path + ".materializer.lock", "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # -- retention --------------------------------------------------------------------------------------------------
+    def expire(self, *, now: float, events_before: float, windows_before: float, window_seconds: int) -> int:
+        """Delete raw events received before ``events_before`` (already materialized) and window states whose
+        window ended before ``windows_before``; the number of rows deleted."""
+        cur = self.cursor()
+        deleted = 0
+        with self._tx() as conn:
+            p, lab = predictions, labels
+            deleted += conn.execute(p.delete().where(p.c.received_at < events_before,
+                                                     ~_after(p, cur.pred_tx, cur.pred_seq))).rowcount
+            deleted += conn.execute(lab.delete().where(lab.c.received_at < events_before,
+                                                       ~_after(lab, cur.label_tx, cur.label_seq))).rowcount
+            w = windows
+            deleted += conn.execute(w.delete().where(w.c.start + w.c.level < windows_before)).rowcount
+        return deleted
+
+    # -- tokens -----------------------------------------------------------------------------------------------------
+    def add_token(self, name: str, token_digest: str, scopes: Sequence[str], *, now: float) -> None:
+        with self._tx() as conn:
+            have = conn.execute(sa.select(tokens.c.name).where(tokens.c.name == name)).first()
+            if have is not None:
+                raise InputError(f"token {name!r}: expected a new name, found a token of that name. "
+                                 f"Fix: pick another name, or `assay tokens revoke {name}` first")
+            conn.execute(tokens.insert().values(name=name, digest=token_digest, scopes=" ".join(sorted(scopes)),
+                                                created_at=now, revoked_at=None))
+
+    def token_scopes(self, token_digest: str) -> tuple[str, frozenset[str]] | None:
+        t = tokens
+        with self.reader.connect() as conn:
+            row = conn.execute(sa.select(t.c.name, t.c.scopes).where(t.c.digest == token_digest,
+                                                                      t.c.revoked_at.is_(None))).first()
+        return None if row is None else (row[0], frozenset(row[1].split()))
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        t = tokens
+        with self.reader.connect() as conn:
+            rows = conn.execute(sa.select(t.c.name, t.c.scopes, t.c.created_at, t.c.revoked_at)
+                                .order_by(t.c.name)).all()
+        return [{"name": r[0], "scopes": r[1].split(), "created_at": r[2], "revoked_at": r[3]} for r in rows]
+
+    def revoke_token(self, name: str, *, now: float) -> bool:
+        t = tokens
+        with self._tx() as conn:
+            return bool(conn.execute(t.update().where(t.c.name == name, t.c.revoked_at.is_(None))
+                                     .values(revoked_at=now)).rowcount)
+
+    def healthy(self) -> bool:
+        try:
+            with self.reader.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.reader.dispose()
+
+
+def _after(t: sa.Table, tx: int, seq: int) -> sa.ColumnElement[bool]:
+    """Rows past the cursor (tx, seq)."""
+    return sa.or_(t.c.tx > tx, sa.and_(t.c.tx == tx, t.c.seq > seq))
+
+
+def _read_cursor(conn: Connection) -> Cursor:
+    row = conn.execute(sa.select(cursors.c.pred_tx, cursors.c.pred_seq, cursors.c.label_tx, cursors.c.label_seq)
+                       .where(cursors.c.name == MATERIALIZER)).first()
+    return Cursor() if row is None else Cursor(*map(int, row))
+
+
+class Materialization:
+    """The materializer's reads and writes inside one transaction."""
+
+    def __init__(self, store: EventStore, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self.cursor = _read_cursor(conn)
+        # On PostgreSQL, rows of transactions at or above the oldest running one are not read yet
+        self.horizon: int | None = None
+        if store.postgres:
+            self.horizon = int(conn.execute(
+                sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one())
+
+    def _new(self, t: sa.Table, cols: list[Any], tx: int, seq: int, limit: int) -> list[Any]:
+        q = sa.select(*cols).where(_after(t, tx, seq))
+        if self.horizon is not None:
+            q = q.where(t.c.tx < self.horizon)
+        return list(self.conn.execute(q.order_by(t.c.tx, t.c.seq).limit(limit)))
+
+    def new_predictions(self, model: str | None, limit: int) -> list[tuple[str, StoredPrediction]]:
+        p = predictions
+        rows = self._new(p, [p.c.model, p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at,
+                             p.c.payload], self.cursor.pred_tx, self.cursor.pred_seq, limit)
+        return [(r[0], StoredPrediction(r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]))) for r in rows]
+
+    def new_labels(self, limit: int) -> list[tuple[str, StoredLabel]]:
+        t = labels
+        rows = self._new(t, [t.c.model, t.c.seq, t.c.tx, t.c.id, t.c.received_at, t.c.payload],
+                         self.cursor.label_tx, self.cursor.label_seq, limit)
+        return [(r[0], StoredLabel(r[1], r[2], r[3], r[4], bytes(r[5]))) for r in rows]
+
+    def labels_for(self, model: str, ids: Sequence[str], upto: Cursor) -> dict[str, StoredLabel]:
+        """Labels of these ids at or before the cursor ``upto``."""
+        t = labels
+        out: dict[str, StoredLabel] = {}
+        for part in _chunks(sorted(set(ids))):
+            q = sa.select(t.c.seq, t.c.tx, t.c.id, t.c.received_at, t.c.payload).where(
+                t.c.model == model, t.c.id.in_(part), ~_after(t, upto.label_tx, upto.label_seq))
+            for r in self.conn.execute(q):
+                out[r[2]] = StoredLabel(r[0], r[1], r[2], r[3], bytes(r[4]))
+        return out
+
+    def predictions_for(self, model: str, ids: Sequence[str], upto: Cursor) -> list[StoredPrediction]:
+        """Every version's prediction of these ids at or before the cursor ``upto``."""
+        p = predictions
+        out = []
+        for part in _chunks(sorted(set(ids))):
+            q = sa.select(p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at, p.c.payload).where(
+                p.c.model == model, p.c.id.in_(part), ~_after(p, upto.pred_tx, upto.pred_seq))
+            out += [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in self.conn.execute(q)]
+        return out
+
+    def predictions_between(self, model: str, start: float, end: float, upto: Cursor) -> list[StoredPrediction]:
+        p = predictions
+        q = sa.select(p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at, p.c.payload).where(
+            p.c.model == model, p.c.event_time >= start, p.c.event_time < end, ~_after(p, upto.pred_tx, upto.pred_seq))
+        return [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in self.conn.execute(q)]
+
+    def take_rebuilds(self, limit: int = 10_000) -> list[tuple[str, str]]:
+        rows = [(m, i) for m, i in self.conn.execute(sa.select(rebuilds.c.model, rebuilds.c.id).limit(limit))]
+        for model, id_ in rows:
+            self.conn.execute(rebuilds.delete().where(rebuilds.c.model == model, rebuilds.c.id == id_))
+        return rows
+
+    def windows(self, keys: Sequence[tuple[str, str, int, float]]) -> dict[tuple[str, str, int, float], bytes]:
+        """Stored states of (model, version, level, start) keys."""
+        out: dict[tuple[str, str, int, float], bytes] = {}
+        w = windows
+        by_model: dict[tuple[str, int], list[float]] = {}
+        for m, _, level, start in keys:
+            by_model.setdefault((m, level), []).append(start)
+        wanted = set(keys)
+        for (m, level), starts in by_model.items():
+            for part in _chunks(sorted(set(starts))):
+                q = sa.select(w.c.model, w.c.version, w.c.level, w.c.start, w.c.state).where(
+                    w.c.model == m, w.c.level == level, w.c.start.in_(part))
+                for r in self.conn.execute(q):
+                    key = (r[0], r[1], int(r[2]), float(r[3]))
+                    if key in wanted:
+                        out[key] = bytes(r[4])
+        return out
+
+    def put_windows(self, states: dict[tuple[str, str, int, float], bytes], *, now: float) -> None:
+        if not states:
+            return
+        w = windows
+        rows = [{"model": k[0], "version": k[1], "level": k[2], "start": k[3], "state": v, "updated_at": now}
+                for k, v in states.items()]
+        stmt: Any
+        if self.store.postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            pstmt = pg_insert(w)
+            stmt = pstmt.on_conflict_do_update(index_elements=[w.c.model, w.c.version, w.c.level, w.c.start],
+                                               set_={"state": pstmt.excluded.state,
+                                                     "updated_at": pstmt.excluded.updated_at})
+        else:
+            from sqlalchemy.dialects.sqlite import insert as lite_insert
+
+            lstmt = lite_insert(w)
+            stmt = lstmt.on_conflict_do_update(index_elements=[w.c.model, w.c.version, w.c.level, w.c.start],
+                                               set_={"state": lstmt.excluded.state,
+                                                     "updated_at": lstmt.excluded.updated_at})
+        self.conn.execute(stmt, rows)
+
+    def delete_windows(self, model: str, version: str | None, level: int, start: float, end: float) -> None:
+        w = windows
+        q = w.delete().where(w.c.model == model, w.c.level == level, w.c.start >= start, w.c.start < end)
+        if version is not None:
+            q = q.where(w.c.version == version)
+        self.conn.execute(q)
+
+    def advance(self, cursor: Cursor, *, now: float) -> None:
+        c = cursors
+        values = {"pred_tx": cursor.pred_tx, "pred_seq": cursor.pred_seq, "label_tx": cursor.label_tx,
+                  "label_seq": cursor.label_seq, "updated_at": now}
+        done = self.conn.execute(c.update().where(c.c.name == MATERIALIZER).values(**values)).rowcount
+        if not done:
+            self.conn.execute(c.insert().values(name=MATERIALIZER, **values))
+        self.cursor = cursor
+
+
+# -- opening --------------------------------------------------------------------------------------------------------
+
+def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
+    from pathlib import Path
+
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                              poolclass=sa.pool.QueuePool, pool_size=8, max_overflow=16)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions are begun below, IMMEDIATE: the write lock up front
+        cur = dbapi_conn.cursor()
+        for _ in range(100):  # switching a new file to WAL does not wait for another connection's lock
+            try:
+                cur.execute("PRAGMA journal_mode=WAL")
+                break
+            except Exception:  # sqlite3.OperationalError: database is locked
+                time.sleep(0.05)
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def create_engine(url: str) -> tuple[Engine, Engine]:
+    """The writing and the reading engine of a store URL (the same one, but on SQLite: there writers take the
+    write lock when their transaction begins, readers never do)."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(f"store {url!r}: expected a URL such as sqlite:///.assay/watch.sqlite or "
+                          "postgresql://user@host/db, found something else. Fix: check `store:` or --store") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, immediate=True), _sqlite_engine(parsed, immediate=False)
+    if backend in ("postgresql", "postgres"):
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = sa.create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                                  connect_args={"connect_timeout": 5})
+        return engine, engine
+    raise ConfigError(f"store {url!r}: expected a sqlite:// or postgresql:// URL, found the {backend!r} backend. "
+                      "Fix: use SQLite (embedded) or PostgreSQL")
+
+
+def migrate(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest migration (Alembic); a no-op when it is current."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("assay.store") / "migrations"))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # several workers starting at once migrate one after another
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY + 1})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_event_store(url: str, *, create: bool = True) -> EventStore:
+    """The store at ``url``, its schema created or migrated on first use."""
+    engine, reader = create_engine(url)
+    if create:
+        try:
+            migrate(engine)
+        except OperationalError as exc:
+            raise ConfigError(f"store {engine.url.render_as_string(hide_password=True)}: expected a reachable "
+                              f"database, found {exc.orig}. Fix: check the URL, the server and its credentials"
+                              ) from None
+    return EventStore(engine, reader)

@@ -1,0 +1,317 @@
+"""Incoming events: bodies decoded (JSON, NDJSON, Arrow IPC), every event validated against its model's roles,
+redacted, and encoded as the rows the store keeps.
+
+A batch is all or nothing: :func:`prepare_predictions` either returns every row or raises :class:`BatchError`
+listing every bad event (index, id, field, what was expected, what was found).
+
+What a stored prediction keeps: its id, event time and version as columns; in its JSON payload the configured
+columns only (roles, segments, sensitive attributes, features, text), after redaction: a ``redact:`` field is
+replaced by a keyed hash (``redaction_key``) or dropped when no key is set, and ``redact_patterns`` replace e-mail
+addresses, phone and card numbers in text columns by ``[email]``, ``[phone]``, ``[card]``. Text features (length,
+blank, valid JSON, refusal) are computed from the text *before* redaction and stored beside it (``_text``). Other
+fields of an event are not stored. The content digest that tells a duplicate from a conflict is taken over what is
+stored, so an event without a timestamp (which takes the receive time) is still a duplicate when resent.
+
+>>> from assay.watch.config import parse_config
+>>> cfg = parse_config("models:\\n  m: {task: binary, score: s, label: y}\\n").models["m"]
+>>> rows = prepare_predictions(cfg, [{"id": "a", "timestamp": 60, "s": 0.9}], now=100.0)
+>>> rows[0].id, rows[0].event_time, rows[0].version, rows[0].payload
+('a', 60.0, '', b'{"s":0.9}')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from assay.drift.text import DEFAULT_REFUSAL_PHRASES, refusal_pattern
+from assay.errors import InputError
+from assay.store.watch import LabelRow, Row, digest
+from assay.watch.config import ModelConfig
+
+_MAX_KEY = 200
+_PATTERNS = {
+    "email": (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[email]"),
+    "card": (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), "[card]"),
+    "phone": (re.compile(r"(?<!\w)\+?\d[\d ()./-]{7,}\d(?!\w)"), "[phone]"),
+}
+_REFUSAL = re.compile(refusal_pattern(DEFAULT_REFUSAL_PHRASES) or "(?!)", re.IGNORECASE)
+
+
+class BatchError(InputError):
+    """A batch with bad events: nothing of it is stored. ``errors`` lists every bad event."""
+
+    def __init__(self, errors: list[dict[str, Any]], what: str = "events") -> None:
+        self.errors = errors
+        first = errors[0]
+        super().__init__(
+            f"{len(errors)} bad {what} in the batch (nothing was stored); the first: event {first['index']}"
+            f"{'' if first.get('id') is None else ' (id ' + repr(first['id']) + ')'}, field {first['field']!r}: "
+            f"expected {first['expected']}, found {first['found']}. Fix: correct those events and resend the batch")
+
+
+# -- bodies ---------------------------------------------------------------------------------------------------------
+
+def decode_body(body: bytes, content_type: str | None) -> list[Any]:
+    """The events of a request body: ``{"events": [...]}`` JSON, NDJSON, or an Arrow IPC stream."""
+    kind = (content_type or "application/json").split(";")[0].strip().lower()
+    if kind in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
+        out = []
+        for i, line in enumerate(body.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError as exc:
+                raise InputError(f"body line {i + 1}: expected one JSON object per line (NDJSON), found invalid "
+                                 f"JSON ({exc}). Fix: write each event as JSON on its own line") from None
+        return out
+    if kind in ("application/vnd.apache.arrow.stream", "application/vnd.apache.arrow.file"):
+        try:
+            reader = pa.ipc.open_stream(body) if kind.endswith("stream") else pa.ipc.open_file(body)
+            table = reader.read_all()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"body: expected an Arrow IPC {kind.rsplit('.', 1)[-1]}, found bytes that do not "
+                             f"decode ({exc}). Fix: write the table with pyarrow.ipc.new_stream") from None
+        return [_arrow_plain(r) for r in table.to_pylist()]
+    if kind not in ("application/json", "text/json"):
+        raise InputError(f"body: expected Content-Type application/json, application/x-ndjson or "
+                         f"application/vnd.apache.arrow.stream, found {content_type!r}. Fix: set the header")
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise InputError(f"body: expected JSON {{\"events\": [...]}}, found invalid JSON ({exc}). "
+                         "Fix: send a JSON object with an events list") from None
+    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+        return list(doc["events"])
+    if isinstance(doc, list):
+        return doc
+    raise InputError("body: expected JSON {\"events\": [...]}, found "
+                     f"{type(doc).__name__}{' without an events list' if isinstance(doc, dict) else ''}. "
+                     "Fix: put the events in a list under \"events\"")
+
+
+def _arrow_plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.timestamp() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+# -- fields ---------------------------------------------------------------------------------------------------------
+
+def parse_time(value: Any) -> float | None:
+    """Epoch seconds of an RFC 3339 string or a number; ``None`` when it is neither.
+
+    >>> parse_time("2026-12-01T10:00:00Z"), parse_time(1795000000), parse_time("yesterday")
+    (1796119200.0, 1795000000.0, None)
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            dt = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            return None  # RFC 3339 needs an offset
+        return dt.timestamp()
+    return None
+
+
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool))
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[dict[str, Any]] = []
+
+    def bad(self, index: int, id_: Any, field: str, expected: str, found: Any) -> None:
+        text = repr(found)
+        self.errors.append({"index": index, "id": id_ if _scalar(id_) else None, "field": field,
+                            "expected": expected, "found": text if len(text) <= 120 else text[:117] + "..."})
+
+
+def _key(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and 0 < len(value) <= _MAX_KEY:
+        return value
+    return None
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def text_features(text: str) -> list[int]:
+    """[length, blank, valid JSON object/array, refusal] of one text, as :mod:`assay.drift.text` counts them."""
+    trimmed = text.strip()
+    valid = 0
+    if trimmed[:1] in ("{", "["):
+        try:
+            json.loads(trimmed)
+            valid = 1
+        except ValueError:
+            valid = 0
+    return [len(text), int(not trimmed), valid, int(bool(_REFUSAL.search(text)))]
+
+
+def _redact_text(text: str, patterns: Sequence[str]) -> str:
+    for name in patterns:
+        rx, mark = _PATTERNS[name]
+        text = rx.sub(mark, text)
+    return text
+
+
+def _keyed(value: Any, key: str) -> str:
+    return "h:" + hmac.new(key.encode(), json.dumps(value).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _encode(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
+
+
+def prepare_predictions(model: ModelConfig, events: Sequence[Any], *, now: float,
+                        redaction_key: str | None = None) -> list[Row]:
+    """Validate, redact and encode a batch of predictions (all or nothing: :class:`BatchError`)."""
+    check = _Checker()
+    out: list[Row] = []
+    score_is_probability = model.task == "binary"
+    for i, ev in enumerate(events):
+        if not isinstance(ev, dict):
+            check.bad(i, None, "(event)", "a JSON object (one flat row)", type(ev).__name__)
+            continue
+        raw_id = ev.get(model.id)
+        id_ = _key(raw_id)
+        n_before = len(check.errors)
+        if id_ is None:
+            check.bad(i, raw_id, model.id, f"an id (a string of 1 to {_MAX_KEY} characters, or an integer)",
+                      raw_id)
+        ts = ev.get(model.timestamp)
+        t = now if ts is None else parse_time(ts)
+        if t is None:
+            check.bad(i, raw_id, model.timestamp, "an RFC 3339 time with an offset or epoch seconds", ts)
+        raw_version = ev.get(model.version)
+        version = "" if raw_version is None else _key(raw_version)
+        if version is None:
+            check.bad(i, raw_id, model.version, "a version (a string or an integer)", raw_version)
+        payload: dict[str, Any] = {}
+        if model.score is not None:
+            s = ev.get(model.score)
+            if not _number(s) or (score_is_probability and not 0 <= s <= 1):  # type: ignore[operator]
+                check.bad(i, raw_id, model.score, "a probability in [0, 1]" if score_is_probability
+                          else "a finite number", s)
+            payload[model.score] = s
+        if model.prediction is not None:
+            p = ev.get(model.prediction)
+            if p is None or not _scalar(p) or (model.task == "regression" and not _number(p)):
+                check.bad(i, raw_id, model.prediction, "a number" if model.task == "regression"
+                          else "a predicted class", p)
+            payload[model.prediction] = p
+        if model.proba_prefix is not None:
+            probs = {k: v for k, v in ev.items() if k.startswith(model.proba_prefix)}
+            if len(probs) < 2 or not all(_number(v) and 0 <= v <= 1 for v in probs.values()):
+                check.bad(i, raw_id, model.proba_prefix + "*", "probabilities in [0, 1], one per class", probs)
+            payload.update(probs)
+        for col in (model.latency, model.cost):
+            if col is not None and ev.get(col) is not None:
+                v = ev[col]
+                if not _number(v) or v < 0:
+                    check.bad(i, raw_id, col, "a number >= 0 (or null)", v)
+                payload[col] = v
+        if model.status is not None and model.status in ev:
+            if not _scalar(ev[model.status]):
+                check.bad(i, raw_id, model.status, "a status (a string, number or boolean)", ev[model.status])
+            payload[model.status] = ev[model.status]
+        for col in (*model.segments, *model.sensitive):
+            v = ev.get(col)
+            if not _scalar(v):
+                check.bad(i, raw_id, col, "a string, number or boolean (or null)", v)
+            payload[col] = None if v is None else str(v)
+        for col in model.features:
+            if col in payload:
+                continue
+            v = ev.get(col)
+            if not _scalar(v) or (isinstance(v, float) and not math.isfinite(v)):
+                check.bad(i, raw_id, col, "a flat value: string, finite number, boolean or null", v)
+            payload[col] = v
+        features: dict[str, list[int]] = {}
+        for col in model.text:
+            v = ev.get(col)
+            if v is not None and not isinstance(v, str):
+                check.bad(i, raw_id, col, "text (a string or null)", v)
+                continue
+            if isinstance(v, str):
+                features[col] = text_features(v)
+                v = _redact_text(v, model.redact_patterns)
+            payload[col] = v
+        if features:
+            payload["_text"] = features
+        for col in model.redact:
+            if col in payload:
+                if redaction_key:
+                    payload[col] = None if payload[col] is None else _keyed(payload[col], redaction_key)
+                else:
+                    del payload[col]
+        if len(check.errors) > n_before or id_ is None or t is None or version is None:
+            continue
+        body = _encode(payload)
+        out.append(Row(version, id_, float(t), digest(body), body))
+    if check.errors:
+        raise BatchError(check.errors)
+    return out
+
+
+def prepare_labels(model: ModelConfig, events: Sequence[Any]) -> list[LabelRow]:
+    """Validate and encode a batch of labels: rows of the model's id and label (and outcome) columns."""
+    check = _Checker()
+    out: list[LabelRow] = []
+    for i, ev in enumerate(events):
+        if not isinstance(ev, dict):
+            check.bad(i, None, "(event)", "a JSON object with the id and the label", type(ev).__name__)
+            continue
+        raw_id = ev.get(model.id)
+        id_ = _key(raw_id)
+        n_before = len(check.errors)
+        if id_ is None:
+            check.bad(i, raw_id, model.id, f"the id of a prediction (a string of 1 to {_MAX_KEY} characters)",
+                      raw_id)
+        payload: dict[str, Any] = {}
+        if model.labeled:
+            y = ev.get(model.label)
+            ok = _number(y) if model.task == "regression" else (y is not None and _scalar(y) and not (
+                isinstance(y, float) and not math.isfinite(y)))
+            if not ok:
+                check.bad(i, raw_id, model.label, "a number" if model.task == "regression" else "a class label", y)
+            payload[model.label] = int(y) if isinstance(y, bool) else y
+        for col in model.outcomes:
+            v = ev.get(col)
+            if v is not None and not _number(v) and not isinstance(v, bool):
+                check.bad(i, raw_id, col, "a number or boolean outcome (or null)", v)
+            payload[col] = float(v) if v is not None else None
+        if not payload or all(v is None for v in payload.values()):
+            if not model.labeled and len(check.errors) == n_before:
+                check.bad(i, raw_id, ",".join(model.outcomes) or "(outcomes)", "at least one outcome", None)
+        if len(check.errors) > n_before or id_ is None:
+            continue
+        body = _encode(payload)
+        out.append(LabelRow(id_, digest(body), body))
+    if check.errors:
+        raise BatchError(check.errors, "labels")
+    return out

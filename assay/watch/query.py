@@ -1,0 +1,248 @@
+"""Reads: the window states of a range merged on read, and computed into the same documents as offline.
+
+A range ``[from, to)`` is widened to whole windows (and says so). It is covered by as few stored states as
+possible: whole days from the 1 d rollup, whole hours from the 1 h rollup, the rest from the base windows.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from assay._version import __version__
+from assay.evaluation.accumulate import OVERALL_GROUPING, Accumulator
+from assay.evaluation.document import sections
+from assay.evaluation.run import _jsonable
+from assay.metrics import registry
+from assay.store.watch import EventStore
+from assay.watch.materialize import levels, window_start
+from assay.watch.window import ModelContext, WindowState, merge_all
+
+RUN_SCHEMA = "assay.run/1"
+SERIES_SCHEMA = "assay.series/1"
+STATUS_SCHEMA = "assay.status/1"
+_EMPTY_FP = "sha256:" + "0" * 64
+
+
+def iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def widen(start: float, end: float, window: int) -> tuple[float, float]:
+    """``[start, end)`` widened to whole windows."""
+    lo = window_start(start, window)
+    hi = window_start(end, window)
+    if hi < end:
+        hi += window
+    return lo, max(hi, lo + window) if end > start else hi
+
+
+def cover(start: float, end: float, window: int) -> list[tuple[int, float, float]]:
+    """(level, from, to) pieces covering an aligned ``[start, end)``, longest levels first where they fit."""
+    pieces: list[tuple[int, float, float]] = []
+    lv = sorted(levels(window), reverse=True)
+
+    def split(a: float, b: float, i: int) -> None:
+        if a >= b:
+            return
+        level = lv[i]
+        if i == len(lv) - 1:
+            pieces.append((level, a, b))
+            return
+        first = math.ceil(a / level) * level
+        last = math.floor(b / level) * level
+        if first >= last:
+            split(a, b, i + 1)
+            return
+        split(a, first, i + 1)
+        pieces.append((level, first, last))
+        split(last, b, i + 1)
+
+    split(start, end, 0)
+    return pieces
+
+
+def range_states(store: EventStore, model: str, version: str | None, start: float, end: float,
+                 window: int) -> dict[str, list[WindowState]]:
+    """The stored states covering ``[start, end)`` (aligned), per version."""
+    out: dict[str, list[WindowState]] = {}
+    for level, a, b in cover(start, end, window):
+        for v, _, blob in store.window_rows(model, version, level, a, b):
+            out.setdefault(v, []).append(WindowState.from_bytes(blob))
+    return out
+
+
+def _class_labels(ctx: ModelContext, state: WindowState) -> list[Any]:
+    m = ctx.model
+    if m.task == "binary":
+        pos = m.pos_label
+        values = list(state.label_values)
+        if pos is None:
+            pos = 1 if set(values) <= {0, 1} or not values else next(
+                (v for v in values if str(v).lower() in ("1", "true", "yes", "pos", "positive")), values[-1])
+        neg = next((v for v in values if v != pos), 0 if pos == 1 else None)
+        return [neg, pos]
+    return list(ctx.classes)
+
+
+def _classes(ctx: ModelContext, state: WindowState) -> list[str]:
+    if ctx.model.task != "multiclass":
+        return []
+    if ctx.classes:
+        return list(ctx.classes)
+    bundle = (state.realized or {}).get(OVERALL_GROUPING)
+    n = bundle.confusion.n_classes if bundle is not None and bundle.confusion is not None else 0
+    prefix = ctx.model.proba_prefix or ""
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def run_document(ctx: ModelContext, state: WindowState, *, versions: Sequence[str], start: float, end: float,
+                 asked: tuple[float, float], now: float) -> dict[str, Any]:
+    """An ``assay.run/1`` document of the merged state of a range (realized metrics of the labeled predictions)."""
+    config = ctx.eval_config
+    assert config is not None
+    classes = _classes(ctx, state)
+    class_labels = _class_labels(ctx, state) if config.task == "binary" else classes
+    acc = Accumulator(config, len(classes) if config.task == "multiclass" else 2)
+    if state.realized is not None:
+        acc.bundles = {g: state.realized.get(g, b) for g, b in acc.bundles.items()}
+    version = versions[0] if len(versions) == 1 and versions[0] != "" else None
+    doc: dict[str, Any] = {
+        "schema": RUN_SCHEMA,
+        "run_id": uuid.uuid4().hex,
+        "created_at": iso(now),
+        "assay_version": __version__,
+        "task": config.task,
+        "model": {"name": ctx.name, "version": version},
+        "dataset": {
+            "name": f"watch:{ctx.name} [{iso(start)}, {iso(end)})",
+            "path": None,
+            "fingerprint": state.fingerprint.digest() if state.labeled else _EMPTY_FP,
+            "fingerprint_basis": state.fingerprint.basis,
+            "rows": state.predictions,
+            "rows_used": state.labeled,
+            "rows_missing_label": max(state.predictions - state.labeled, 0),
+        },
+        "config": {**config.recorded(), "classes": class_labels if config.task != "binary" else None,
+                   "pos_label": class_labels[1] if config.task == "binary" else None,
+                   "primary_metric": registry.PRIMARY[config.task] if config.score or config.task != "binary"
+                   else "accuracy"},
+        "range": range_info(start, end, asked),
+        "versions": [v or None for v in versions],
+    }
+    doc.update(sections(acc, config, classes, class_labels))
+    doc["label_coverage"] = state.labeled / state.predictions if state.predictions else None
+    doc["estimated"] = estimated(ctx, state)
+    doc["traffic"] = traffic(ctx, state)
+    doc["outcomes"] = outcomes(ctx, state)
+    notes = []
+    if asked != (start, end):
+        notes.append(f"the range was widened to whole windows: [{iso(start)}, {iso(end)})")
+    if state.predictions > state.labeled:
+        notes.append(f"{state.predictions - state.labeled} predictions without a label yet are not in the realized "
+                     "metrics")
+    for name, entry in doc["metrics"].items():
+        if entry.get("bound"):
+            notes.append(f"{name}: a window's distinct scores exceeded the cap ({config.max_distinct_scores}); the "
+                         f"value is exact to within ±{entry['bound']:.3g}")
+    if notes:
+        doc["notes"] = notes
+    return _jsonable(doc)
+
+
+def range_info(start: float, end: float, asked: tuple[float, float]) -> dict[str, Any]:
+    return {"from": iso(start), "to": iso(end), "requested_from": iso(asked[0]), "requested_to": iso(asked[1]),
+            "widened": asked != (start, end)}
+
+
+def _slim(entries: dict[str, Any]) -> dict[str, Any]:
+    keep = ("value", "ci_low", "ci_high", "n")
+    return {name: {k: e.get(k) for k in keep} | ({"reason": e["reason"]} if e.get("reason") else {})
+            for name, e in entries.items()}
+
+
+def estimated(ctx: ModelContext, state: WindowState) -> dict[str, Any]:
+    if state.estimation is None or ctx.calibrator is None:
+        return {}
+    return _slim(state.estimation.compute(ctx.calibrator))
+
+
+def traffic(ctx: ModelContext, state: WindowState) -> dict[str, Any]:
+    t = state.traffic if state.traffic is not None else ctx.empty_traffic()
+    return _slim(t.compute())
+
+
+def outcomes(ctx: ModelContext, state: WindowState) -> dict[str, Any]:
+    from assay.stats.intervals import z_value
+
+    out: dict[str, Any] = {}
+    names = ctx.model.outcomes
+    if not names:
+        return out
+    z = z_value(0.95)
+    o = state.outcomes
+    for c in names:
+        entry: dict[str, Any] = {"value": None, "ci_low": None, "ci_high": None, "n": 0, "reason": "no outcomes"}
+        if o is not None and o.groups:
+            j, jn = o.names.index(c), o.names.index(f"{c}#n")
+            n = float(o.s1[0, jn])  # rows carrying this outcome
+            if n > 0:
+                s1, s2 = float(o.s1[0, j]), float(o.s2[0, j])
+                mean = s1 / n
+                var = max(s2 / n - mean * mean, 0.0) * n / (n - 1) if n > 1 else float("nan")
+                se = math.sqrt(var / n) if n > 1 else None
+                entry = {"value": mean, "ci_low": None if se is None else mean - z * se,
+                         "ci_high": None if se is None else mean + z * se, "n": int(n)}
+        out[f"outcome_{c}_mean"] = entry
+    return out
+
+
+def window_entry(ctx: ModelContext, state: WindowState, start: float, end: float,
+                 segment: str | None) -> dict[str, Any]:
+    """One window of an ``assay.series/1`` document."""
+    entry: dict[str, Any] = {"start": iso(start), "end": iso(end), "predictions": state.predictions,
+                             "labeled": state.labeled,
+                             "label_coverage": state.labeled / state.predictions if state.predictions else None,
+                             "metrics": {}, "estimated": estimated(ctx, state), "traffic": traffic(ctx, state)}
+    if ctx.eval_config is not None and state.labeled and state.realized is not None:
+        from assay.evaluation.document import bundle_metrics
+
+        classes = _classes(ctx, state)
+        bundle = state.realized.get(OVERALL_GROUPING)
+        if bundle is not None:
+            per = bundle_metrics(bundle, ctx.eval_config, classes)
+            entry["metrics"] = _slim(per.get(None, {}))
+        if segment is not None:
+            seg = state.realized.get(("segment", segment)) or state.realized.get(("sensitive", segment))
+            if seg is not None:
+                per = bundle_metrics(seg, ctx.eval_config, classes)
+                entry["segments"] = {str(k): _slim(v) for k, v in per.items()}
+            else:
+                entry["segments"] = {}
+    if ctx.model.outcomes:
+        entry["outcomes"] = outcomes(ctx, state)
+    return entry
+
+
+def series_document(ctx: ModelContext, store: EventStore, *, version: str | None, start: float, end: float,
+                    step: int, window: int, segment: str | None, asked: tuple[float, float]) -> dict[str, Any]:
+    """An ``assay.series/1`` document: one entry per ``step`` over ``[start, end)``."""
+    by_start: dict[float, list[WindowState]] = {}
+    for level, a, b in cover(start, end, window) if step >= window else []:
+        # pieces are read at the longest level that fits inside one step
+        usable = max((lv for lv in levels(window) if lv <= step and step % lv == 0), default=window)
+        level_read = min(level, usable)
+        for _, t0, blob in store.window_rows(ctx.name, version, level_read, a, b):
+            bucket = window_start(t0 - start, step) + start
+            by_start.setdefault(bucket, []).append(WindowState.from_bytes(blob))
+    windows = []
+    t = start
+    while t < end:
+        states = by_start.get(t, [])
+        windows.append(window_entry(ctx, merge_all(states), t, min(t + step, end), segment))
+        t += step
+    return _jsonable({"schema": SERIES_SCHEMA, "model": ctx.name, "version": version, "step": step,
+                      "segment": segment, "range": range_info(start, end, asked), "windows": windows})
