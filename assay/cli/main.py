@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assay.cli import demo, drift, evaluate, gate, importer, runs
+    from assay.cli import demo, drift, evaluate, gate, importer, runs, serve, tokens, watch
 
     parser = _Parser(prog="assay", description="Evaluate machine-learning models before and after they ship.")
     parser.add_argument("--version", action="version", version=f"assay {__version__}")
@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_parser(sub)
     runs.add_parser(sub)
     importer.add_parser(sub)
+    serve.add_parser(sub)
+    tokens.add_parser(sub)
+    watch.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,179 @@
+"""The FastAPI application: routers, error mapping, and the background worker (materializer and retention).
+
+Errors map to status codes once, here: bad events 422 (every bad event listed), bad queries and bodies 400, unknown
+models and ids 404, oversized batches 413, a store that is down or a saturated server 503 with ``Retry-After`` (and
+no acknowledgement). The background worker runs in the one process that holds the materializer lock (a PostgreSQL
+advisory lock, or a file lock beside the SQLite file); the others only ingest and read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.responses import JSONResponse
+
+from assay._version import __version__
+from assay.errors import AssayError, InputError
+from assay.service.auth import Authenticator
+from assay.service.routes import ingest, read, traces
+from assay.service.wire import Health
+from assay.store.watch import StoreUnavailable
+from assay.watch.events import BatchError
+from assay.watch.monitor import Monitor, NotFound, TooLarge, UnknownModel
+
+log = logging.getLogger("assay.service")
+INTERVAL = 0.25  # the materializer's idle wait; acknowledged events are readable well within 5 s
+EXPIRE_EVERY = 600.0
+
+
+class Worker:
+    """The background owner of folding and retention, on a thread; everything it does is callable directly."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="assay-materializer", daemon=True)
+        self.holder = False
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.wake.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        store = self.monitor.store
+        while not self.stop.is_set():
+            try:
+                with store.materializer_lock() as held:
+                    self.holder = held
+                    if not held:
+                        self.stop.wait(2.0)
+                        continue
+                    self._hold()
+            except Exception as exc:  # the store went away: back off, then take the lock again
+                self.last_error = str(exc)
+                log.warning("materializer: %s", exc)
+                self.holder = False
+                self.stop.wait(1.0)
+
+    def _hold(self) -> None:
+        last_expire = 0.0
+        while not self.stop.is_set():
+            self.wake.wait(INTERVAL)
+            self.wake.clear()
+            self.monitor.materialize()
+            self.last_error = None
+            if time.monotonic() - last_expire > EXPIRE_EVERY:
+                self.monitor.expire()
+                last_expire = time.monotonic()
+
+
+def _error(status: int, message: str, errors: list[Any] | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    detail: dict[str, Any] = {"message": message}
+    if errors is not None:
+        detail["errors"] = errors
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
+    """The service over ``monitor``; with ``background`` the lifespan starts the materializer worker."""
+    worker = Worker(monitor) if background else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pending = asyncio.Semaphore(monitor.config.limits.max_pending)
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.close()
+            monitor.close()
+
+    app = FastAPI(title="assay watch", version=__version__, lifespan=lifespan,
+                  description="Production predictions, late labels, windowed metrics, label-free estimates and "
+                              "drift. Every data route needs `Authorization: Bearer <token>`.")
+    app.state.monitor = monitor
+    app.state.auth = Authenticator(monitor.store, monitor.config.admin_token)
+    app.state.worker = worker
+    app.state.wake = (worker.wake.set if worker is not None else (lambda: None))
+    app.state.pending = asyncio.Semaphore(monitor.config.limits.max_pending)
+    app.include_router(ingest.router)
+    app.include_router(traces.router)
+    app.include_router(read.router)
+
+    @app.get("/healthz", response_model=Health, tags=["health"], summary="The process is up")
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}},
+             summary="The store answers")
+    async def readyz() -> Any:
+        ok = await asyncio.to_thread(monitor.store.healthy)
+        return Health(status="ok") if ok else JSONResponse({"status": "store unavailable"}, status_code=503)
+
+    @app.exception_handler(BatchError)
+    async def _batch(_: Request, exc: BatchError) -> JSONResponse:
+        return _error(422, str(exc), exc.errors)
+
+    @app.exception_handler(TooLarge)
+    async def _large(_: Request, exc: TooLarge) -> JSONResponse:
+        return _error(413, str(exc))
+
+    @app.exception_handler(UnknownModel)
+    async def _unknown(_: Request, exc: UnknownModel) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(NotFound)
+    async def _missing(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(InputError)
+    async def _input(_: Request, exc: InputError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.exception_handler(AssayError)
+    async def _assay(_: Request, exc: AssayError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("store unavailable: %s", exc)
+        return _error(503, "store: expected a reachable database, found it unavailable; nothing was stored. "
+                           "Fix: retry after the Retry-After seconds", headers={"Retry-After": "1"})
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return _error(400, f"request: expected valid parameters, found {problems}. Fix: see /openapi.json")
+
+    return app
+
+
+def factory() -> FastAPI:
+    """The app of ``$ASSAY_CONFIG`` (and ``$ASSAY_STORE``): what ``assay serve --workers N`` runs in each worker."""
+    from assay.watch.config import load_config
+
+    config = load_config(os.environ["ASSAY_CONFIG"])
+    return create_app(Monitor(config, store_url=os.environ.get("ASSAY_STORE") or None))

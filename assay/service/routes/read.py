@@ -1,0 +1,52 @@
+"""Reads: models, status, metrics (a run document, or a series with ``step``), drift and stored events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from assay.service.deps import MonitorDep, Read
+from assay.service.wire import ERRORS, Document
+
+router = APIRouter(prefix="/v1/models", tags=["read"])
+
+From = Annotated[str, Query(alias="from", description="RFC 3339 or epoch seconds; widened to whole windows")]
+To = Annotated[str, Query(alias="to", description="RFC 3339 or epoch seconds (exclusive)")]
+Version = Annotated[str | None, Query(description="one model version (default: all versions merged)")]
+
+
+@router.get("", responses=ERRORS, summary="The configured models")
+async def list_models(monitor: MonitorDep, _: Read) -> dict[str, Any]:
+    return {"models": await run_in_threadpool(monitor.models)}
+
+
+@router.get("/{model}/status", responses=ERRORS, summary="assay.status/1: counts, pending labels, lag")
+async def status(model: str, monitor: MonitorDep, _: Read) -> Document:
+    return await run_in_threadpool(monitor.status, model)
+
+
+@router.get("/{model}/metrics", responses=ERRORS,
+            summary="assay.run/1 of the range, or assay.series/1 with step")
+async def metrics(model: str, monitor: MonitorDep, _: Read, start: From, end: To, version: Version = None,
+                  segment: Annotated[str | None, Query(description="a segment column: per-group metrics in the "
+                                                                   "series")] = None,
+                  step: Annotated[str | None, Query(description="e.g. 1h: a series of that step")] = None,
+                  ) -> Document:
+    if step is None:
+        return await run_in_threadpool(lambda: monitor.metrics(model, start, end, version=version))
+    return await run_in_threadpool(lambda: monitor.series(model, start, end, step=step, version=version,
+                                                          segment=segment))
+
+
+@router.get("/{model}/drift", responses=ERRORS, summary="assay.drift/1 of the range against the reference profile")
+async def drift(model: str, monitor: MonitorDep, _: Read, start: From, end: To,
+                version: Version = None) -> Document:
+    return await run_in_threadpool(lambda: monitor.drift(model, start, end, version=version))
+
+
+@router.get("/{model}/events/{event_id}", responses=ERRORS, summary="The stored (redacted) predictions of an id "
+            "and its label")
+async def event(model: str, event_id: str, monitor: MonitorDep, _: Read) -> Document:
+    return await run_in_threadpool(monitor.event, model, event_id)
