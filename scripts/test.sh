@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The README's second command: set up .venv (and Chromium for the report test), lint, type-check, run every test.
+# The README's second command: set up .venv (Chromium for the report tests, PostgreSQL for the store tests), lint,
+# type-check, run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/install-chromium.sh
+bash scripts/start-postgres.sh
+export ASSAY_TEST_PG="${ASSAY_TEST_PG:-postgresql://postgres@127.0.0.1:5432/postgres}"
 .venv/bin/ruff check .
 .venv/bin/mypy
 export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"

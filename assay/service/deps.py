@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,7 +18,7 @@ def get_monitor(request: Request) -> Monitor:
     return monitor
 
 
-def _scope(needed: str):  # type: ignore[no-untyped-def]
+def _scope(needed: str) -> Any:
     def check(request: Request,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
         auth: Authenticator = request.app.state.auth

@@ -298,8 +298,8 @@ class EventStore:
             pending = conn.execute(sa.select(sa.func.count()).select_from(lab)
                                    .where(lab.c.model == model, ~joined)).scalar_one()
             newest = conn.execute(sa.select(sa.func.max(p.c.event_time)).where(p.c.model == model)).scalar()
-            c = dict(conn.execute(sa.select(counters.c.name, counters.c.value).where(counters.c.model == model))
-                     .tuples().all())
+            c = {name: value for name, value in conn.execute(
+                sa.select(counters.c.name, counters.c.value).where(counters.c.model == model))}
         out: dict[str, Any] = {"events": int(n_pred), "labels": int(n_lab), "pending_labels": int(pending),
                 "duplicates": int(c.get("duplicates", 0)), "conflicts": int(c.get("conflicts", 0)),
                                "newest_event_time": newest}
