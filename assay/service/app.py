@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from assay._version import __version__
 from assay.errors import AssayError, InputError
@@ -75,7 +76,7 @@ class Worker:
         while not self.stop.is_set():
             self.wake.wait(INTERVAL)
             self.wake.clear()
-            self.monitor.materialize()
+            self.monitor.materialize(drain=False)
             self.last_error = None
             if time.monotonic() - last_expire > EXPIRE_EVERY:
                 self.monitor.expire()
@@ -157,6 +158,14 @@ def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
         log.warning("store unavailable: %s", exc)
         return _error(503, "store: expected a reachable database, found it unavailable; nothing was stored. "
                            "Fix: retry after the Retry-After seconds", headers={"Retry-After": "1"})
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # reads and token look-ups reach the database outside the store's ingest transactions: a lost or refused
+        # connection there is the store being unavailable too (503), anything else a bug (500)
+        if not (isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated):
+            raise exc
+        return await _store(request, StoreUnavailable(str(exc.orig) if exc.orig is not None else str(exc)))
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:

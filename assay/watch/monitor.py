@@ -129,9 +129,25 @@ class Monitor:
         return batch, out
 
     # -- the materializer -------------------------------------------------------------------------------------------
-    def materialize(self, limit: int = 20_000) -> PassResult:
-        """Fold everything stored so far into the windows (synchronously; the service runs it in the background)."""
-        return self.materializer.run_until_idle(limit)
+    def materialize(self, limit: int = 20_000, *, drain: bool = True, timeout: float = 60.0) -> PassResult:
+        """Fold everything stored so far into the windows (the service runs this in the background).
+
+        With ``drain``, wait until nothing is behind the cursor: on PostgreSQL the materializer reads only rows of
+        transactions older than the oldest one running in the whole cluster, so a transaction elsewhere delays it.
+        """
+        total = self.materializer.run_until_idle(limit)
+        deadline = time.monotonic() + timeout
+        while drain and time.monotonic() < deadline:
+            behind_p, behind_l, _ = self.store.lag()
+            if not behind_p and not behind_l:
+                break
+            time.sleep(0.02)
+            more = self.materializer.run_until_idle(limit)
+            total.predictions += more.predictions
+            total.labels += more.labels
+            total.rebuilt += more.rebuilt
+            total.windows += more.windows
+        return total
 
     def expire(self) -> int:
         now = self.now()

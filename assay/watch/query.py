@@ -107,8 +107,9 @@ def run_document(ctx: ModelContext, state: WindowState, *, versions: Sequence[st
     classes = _classes(ctx, state)
     class_labels = _class_labels(ctx, state) if config.task == "binary" else classes
     acc = Accumulator(config, len(classes) if config.task == "multiclass" else 2)
-    if state.realized is not None:
-        acc.bundles = {g: state.realized.get(g, b) for g, b in acc.bundles.items()}
+    # groupings without labeled rows yet have no groups: they are left out (an empty window is an empty result)
+    acc.bundles = {g: (state.realized or {}).get(g, b) for g, b in acc.bundles.items()
+                   if g == OVERALL_GROUPING or g in (state.realized or {})}
     version = versions[0] if len(versions) == 1 and versions[0] != "" else None
     doc: dict[str, Any] = {
         "schema": RUN_SCHEMA,
