@@ -153,12 +153,14 @@ def gate(
     joined: pa.Table | None = None
     if base is not None:
         fa, fb = cand["dataset"].get("fingerprint"), base["dataset"].get("fingerprint")
-        if fa != fb and not policy.allow_intersection:
+        different = fa != fb and policy.allow_different_data and not policy.allow_intersection
+        if fa != fb and not policy.allow_intersection and not policy.allow_different_data:
             raise InputError(
                 f"runs {candidate_path or 'candidate'} and {baseline_path or 'baseline'}: expected the same evaluation "
                 f"set, found fingerprints {str(fa)[:19]}… ({cand['dataset'].get('name')}) and {str(fb)[:19]}… "
-                f"({base['dataset'].get('name')}). Fix: evaluate both on the same items, or set "
-                "allow_intersection: true in the policy to compare the items they share"
+                f"({base['dataset'].get('name')}). Fix: evaluate both on the same items, set "
+                "allow_intersection: true in the policy to compare the items they share, or allow_different_data: "
+                "true for an unpaired comparison of different sets (a production range against an offline baseline)"
             )
         for key in ("threshold", "k", "classes", "pos_label"):
             va, vb = cand.get("config", {}).get(key), base.get("config", {}).get(key)
@@ -167,7 +169,10 @@ def gate(
         if cand.get("task") != base.get("task"):
             raise InputError(f"runs: expected the same task, found {cand.get('task')} and {base.get('task')}")
         items_c, items_b = load_items(cand, candidate_path), load_items(base, baseline_path)
-        if items_c is not None and items_b is not None:
+        if different:
+            warnings.append("different evaluation sets (allow_different_data): comparisons are unpaired, from each "
+                            "run's standard errors")
+        elif items_c is not None and items_b is not None:
             joined = pair(items_c, items_b)
             if fa != fb:
                 warnings.append(f"comparing the {joined.num_rows} items both runs share (allow_intersection)")

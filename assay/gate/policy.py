@@ -56,6 +56,7 @@ class Policy:
     inconclusive: str = "report"
     correction: str = "none"
     allow_intersection: bool = False
+    allow_different_data: bool = False  # unpaired comparison of different evaluation sets (e.g. a production range)
     source: str = "<policy>"
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -93,7 +94,8 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     top: dict[str, tuple[yaml.Node, int]] = {}
     for key_node, value_node in root.value:
         top[str(key_node.value)] = (value_node, key_node.start_mark.line + 1)
-    known = {"confidence", "inconclusive", "checks", "correction", "allow_intersection", "seed"}
+    known = {"confidence", "inconclusive", "checks", "correction", "allow_intersection", "allow_different_data",
+             "seed"}
     for key, (_, line) in top.items():
         if key not in known:
             raise _fail(source, line, "one of " + ", ".join(sorted(known)), f"'{key}'", "remove or rename the key")
@@ -111,12 +113,13 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
             if v not in choices:
                 raise _fail(source, line, f"{key} one of {', '.join(choices)}", repr(v), f"use {choices[0]}")
             opts[key] = v
-    if "allow_intersection" in top:
-        node, line = top["allow_intersection"]
-        v = _value(node)
-        if not isinstance(v, bool):
-            raise _fail(source, line, "true or false", repr(v), "use allow_intersection: true")
-        opts["allow_intersection"] = v
+    for flag in ("allow_intersection", "allow_different_data"):
+        if flag in top:
+            node, line = top[flag]
+            v = _value(node)
+            if not isinstance(v, bool):
+                raise _fail(source, line, "true or false", repr(v), f"use {flag}: true")
+            opts[flag] = v
     if "seed" in top:
         node, line = top["seed"]
         v = _value(node)

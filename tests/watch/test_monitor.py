@@ -341,3 +341,35 @@ def test_bad_queries(tmp_path: Path) -> None:
     empty = mon.metrics("fraud", T0, T0 + 3600)  # an empty range is an empty result, not a crash
     assert empty["dataset"]["rows"] == 0 and empty["metrics"]["accuracy"]["value"] is None
     mon.close()
+
+
+def test_gate_holds_a_production_range_against_an_offline_baseline(tmp_path: Path) -> None:
+    from assay.errors import InputError as GateInput
+    from assay.gate.decide import gate
+    from assay.gate.policy import parse_policy
+
+    d = _binary_data(3000, seed=9)
+    baseline = assay.evaluate({k: d[k] for k in ("y", "s")}, task="binary", label="y", score="s").to_dict()
+    mon = _monitor(f"sqlite:///{tmp_path / 'w.sqlite'}", BINARY)
+    prod = _binary_data(3000, seed=10)
+    broken = dict(prod)
+    broken["s"] = np.where(np.arange(3000) % 2 == 0, 1 - prod["s"], prod["s"])  # half the traffic scored upside down
+    mon.ingest_predictions("fraud", _events(broken))
+    mon.ingest_labels("fraud", _labels(broken))
+    mon.materialize()
+    production = mon.metrics("fraud", T0, T0 + 3 * 3600)
+    policy = "checks:\n  - {metric: roc_auc, max_drop: 0.02}\n  - {metric: accuracy, min: 0.6}\n"
+    with pytest.raises(GateInput, match="allow_different_data"):
+        gate(production, parse_policy(policy), baseline)
+    result = gate(production, parse_policy("allow_different_data: true\n" + policy), baseline)
+    assert result.decision == "fail"
+    assert any("unpaired" in w for w in result.warnings)
+    healthy = _monitor(f"sqlite:///{tmp_path / 'h.sqlite'}", BINARY)
+    healthy.ingest_predictions("fraud", _events(prod))
+    healthy.ingest_labels("fraud", _labels(prod))
+    healthy.materialize()
+    ok = gate(healthy.metrics("fraud", T0, T0 + 3 * 3600), parse_policy("allow_different_data: true\n" + policy),
+              baseline)
+    assert ok.decision in ("pass", "inconclusive") and ok.decision != "fail"
+    mon.close()
+    healthy.close()
