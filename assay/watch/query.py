@@ -161,8 +161,8 @@ def range_info(start: float, end: float, asked: tuple[float, float]) -> dict[str
 
 def _slim(entries: dict[str, Any]) -> dict[str, Any]:
     keep = ("value", "ci_low", "ci_high", "n")
-    return {name: {k: e.get(k) for k in keep} | ({"reason": e["reason"]} if e.get("reason") else {})
-            for name, e in entries.items()}
+    extra = ("reason", "bound", "error_bound")
+    return {name: {k: e.get(k) for k in keep} | {k: e[k] for k in extra if e.get(k)} for name, e in entries.items()}
 
 
 def estimated(ctx: ModelContext, state: WindowState) -> dict[str, Any]:
