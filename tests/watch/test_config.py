@@ -72,7 +72,7 @@ def test_load_config_reads_relative_to_its_folder(tmp_path: Path) -> None:
     (tmp_path / "watch.yaml").write_text(MINIMAL)
     cfg = load_config(tmp_path / "watch.yaml")
     assert cfg.path("ref.profile") == tmp_path / "ref.profile"
-    with pytest.raises(ConfigError, match="readable watch.yaml"):
+    with pytest.raises(ConfigError, match=r"readable watch\.yaml"):
         load_config(tmp_path / "missing.yaml")
 
 
