@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -493,7 +494,7 @@ class Materialization:
         q = sa.select(*cols).where(_after(t, tx, seq))
         if self.horizon is not None:
             q = q.where(t.c.tx < self.horizon)
-        return list(self.conn.execute(q.order_by(t.c.tx, t.c.seq).limit(limit)))
+        return list(self.conn.execute(q.order_by(t.c.tx, t.c.seq).limit(limit)).all())
 
     def new_predictions(self, model: str | None, limit: int) -> list[tuple[str, StoredPrediction]]:
         p = predictions
@@ -507,32 +508,41 @@ class Materialization:
                          self.cursor.label_tx, self.cursor.label_seq, limit)
         return [(r[0], StoredLabel(r[1], r[2], r[3], r[4], bytes(r[5]))) for r in rows]
 
+    def _ids_in(self, column: Any, ids: Sequence[str]) -> sa.ColumnElement[bool]:
+        """``column IN ids`` with the ids as one parameter (a JSON array on SQLite, an array on PostgreSQL): no
+        statement with thousands of placeholders to compile for each batch."""
+        if self.store.postgres:
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            return column == sa.func.any(sa.bindparam("ids", list(ids), type_=ARRAY(sa.String())))
+        each: Any = sa.select(sa.column("value")).select_from(sa.func.json_each(sa.bindparam("ids", json.dumps(list(ids)))))
+        return column.in_(each.scalar_subquery())
+
     def labels_for(self, model: str, ids: Sequence[str], upto: Cursor) -> dict[str, StoredLabel]:
         """Labels of these ids at or before the cursor ``upto``."""
         t = labels
-        out: dict[str, StoredLabel] = {}
-        for part in _chunks(sorted(set(ids))):
-            q = sa.select(t.c.seq, t.c.tx, t.c.id, t.c.received_at, t.c.payload).where(
-                t.c.model == model, t.c.id.in_(part), ~_after(t, upto.label_tx, upto.label_seq))
-            for r in self.conn.execute(q):
-                out[r[2]] = StoredLabel(r[0], r[1], r[2], r[3], bytes(r[4]))
-        return out
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        q = sa.select(t.c.seq, t.c.tx, t.c.id, t.c.received_at, t.c.payload).where(
+            t.c.model == model, self._ids_in(t.c.id, wanted), ~_after(t, upto.label_tx, upto.label_seq))
+        return {r[2]: StoredLabel(r[0], r[1], r[2], r[3], bytes(r[4])) for r in self.conn.execute(q).all()}
 
     def predictions_for(self, model: str, ids: Sequence[str], upto: Cursor) -> list[StoredPrediction]:
         """Every version's prediction of these ids at or before the cursor ``upto``."""
         p = predictions
-        out = []
-        for part in _chunks(sorted(set(ids))):
-            q = sa.select(p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at, p.c.payload).where(
-                p.c.model == model, p.c.id.in_(part), ~_after(p, upto.pred_tx, upto.pred_seq))
-            out += [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in self.conn.execute(q)]
-        return out
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        q = sa.select(p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at, p.c.payload).where(
+            p.c.model == model, self._ids_in(p.c.id, wanted), ~_after(p, upto.pred_tx, upto.pred_seq))
+        return [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in self.conn.execute(q).all()]
 
     def predictions_between(self, model: str, start: float, end: float, upto: Cursor) -> list[StoredPrediction]:
         p = predictions
         q = sa.select(p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at, p.c.payload).where(
             p.c.model == model, p.c.event_time >= start, p.c.event_time < end, ~_after(p, upto.pred_tx, upto.pred_seq))
-        return [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in self.conn.execute(q)]
+        return [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in self.conn.execute(q).all()]
 
     def take_rebuilds(self, limit: int = 10_000) -> list[tuple[str, str]]:
         rows = [(m, i) for m, i in self.conn.execute(sa.select(rebuilds.c.model, rebuilds.c.id).limit(limit))]
@@ -552,7 +562,7 @@ class Materialization:
             for part in _chunks(sorted(set(starts))):
                 q = sa.select(w.c.model, w.c.version, w.c.level, w.c.start, w.c.state).where(
                     w.c.model == m, w.c.level == level, w.c.start.in_(part))
-                for r in self.conn.execute(q):
+                for r in self.conn.execute(q).all():
                     key = (r[0], r[1], int(r[2]), float(r[3]))
                     if key in wanted:
                         out[key] = bytes(r[4])

@@ -16,12 +16,13 @@ A crash anywhere leaves the cursor and the states as they were before the pass, 
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from assay.store.watch import Cursor, EventStore, Materialization, StoredLabel, StoredPrediction
 from assay.watch.window import ModelContext, WindowState, merge_all
@@ -52,10 +53,10 @@ class PassResult:
 
 
 def _row(pred: StoredPrediction, id_column: str, label: StoredLabel | None) -> dict[str, Any]:
-    row = json.loads(pred.payload)
+    row: dict[str, Any] = orjson.loads(pred.payload)
     row[id_column] = pred.id
     if label is not None:
-        row.update(json.loads(label.payload))
+        row.update(orjson.loads(label.payload))
     return row
 
 
@@ -84,6 +85,25 @@ class Materializer:
             total.windows += r.windows
             if r.predictions < limit and r.labels < limit and not r.rebuilt:
                 break
+        return total
+
+    def drain(self, limit: int = 20_000, timeout: float = 60.0) -> PassResult:
+        """Passes until nothing stored is behind the cursor (on PostgreSQL, until the transactions that were
+        running when it started have ended), or ``timeout`` seconds."""
+        import time
+
+        total = self.run_until_idle(limit)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            behind_p, behind_l, _ = self.store.lag()
+            if not behind_p and not behind_l:
+                break
+            time.sleep(0.02)
+            more = self.run_until_idle(limit)
+            total.predictions += more.predictions
+            total.labels += more.labels
+            total.rebuilt += more.rebuilt
+            total.windows += more.windows
         return total
 
     def _pass(self, m: Materialization, limit: int) -> PassResult:

@@ -135,19 +135,9 @@ class Monitor:
         With ``drain``, wait until nothing is behind the cursor: on PostgreSQL the materializer reads only rows of
         transactions older than the oldest one running in the whole cluster, so a transaction elsewhere delays it.
         """
-        total = self.materializer.run_until_idle(limit)
-        deadline = time.monotonic() + timeout
-        while drain and time.monotonic() < deadline:
-            behind_p, behind_l, _ = self.store.lag()
-            if not behind_p and not behind_l:
-                break
-            time.sleep(0.02)
-            more = self.materializer.run_until_idle(limit)
-            total.predictions += more.predictions
-            total.labels += more.labels
-            total.rebuilt += more.rebuilt
-            total.windows += more.windows
-        return total
+        if drain:
+            return self.materializer.drain(limit, timeout)
+        return self.materializer.run_until_idle(limit)
 
     def expire(self) -> int:
         now = self.now()

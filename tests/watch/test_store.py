@@ -102,7 +102,7 @@ def test_expire_keeps_what_is_not_materialized(store_url: str) -> None:
     store = open_event_store(store_url)
     store.insert_predictions("m", [_row(i) for i in range(5)], now=100.0)
     assert store.expire(now=10_000.0, events_before=1_000.0, windows_before=0.0, window_seconds=300) == 0
-    Materializer(store, {"m": ModelContext("m", cfg.models["m"], cfg)}, 300, lambda: 200.0).run_until_idle()
+    Materializer(store, {"m": ModelContext("m", cfg.models["m"], cfg)}, 300, lambda: 200.0).drain()
     assert store.expire(now=10_000.0, events_before=1_000.0, windows_before=0.0, window_seconds=300) == 5
     assert store.counts("m")["events"] == 0
     assert store.window_rows("m", None, 300, 0, 2e9)  # window states outlive raw events
@@ -134,7 +134,7 @@ def test_the_cursor_never_passes_a_running_transaction(pg_url: str) -> None:
     assert sum(s[2].predictions for s in _windows(store)) == 0  # the horizon holds everything behind the slow one
     tx.commit()
     slow.close()
-    mat.run_until_idle()
+    mat.drain()
     assert sum(s[2].predictions for s in _windows(store)) == 50
     assert store.lag()[0] == 0
     store.close()
@@ -163,7 +163,7 @@ def test_concurrent_writers_lose_nothing(store_url: str) -> None:
         w.join()
     stop.set()
     folder.join()
-    mat.run_until_idle()
+    mat.drain()
     assert sum(s[2].predictions for s in _windows(store)) == 4_000
     store.close()
 
