@@ -26,8 +26,10 @@ def _undefined(n: int, reason: str, name: str, task: str) -> Entry:
             "higher_is_better": registry.higher_is_better(task, name), "reason": reason}
 
 
-def bundle_metrics(bundle: Bundle, config: EvalConfig, classes: list[str]) -> dict[Hashable, dict[str, Entry]]:
-    """Every metric of every group of one grouping: ``{group key: {metric name: entry}}``."""
+def bundle_metrics(bundle: Bundle, config: EvalConfig, classes: list[str], *,
+                   ece_replicates: int = 1000) -> dict[Hashable, dict[str, Entry]]:
+    """Every metric of every group of one grouping: ``{group key: {metric name: entry}}`` (``ece_replicates``: the
+    cell resamples of ECE's interval)."""
     z = z_value(config.confidence)
     freq = config.weight_kind == "frequency"
     task = config.task
@@ -53,7 +55,8 @@ def bundle_metrics(bundle: Bundle, config: EvalConfig, classes: list[str]) -> di
                 put(bundle.means.groups, "brier",
                     bundle.means.estimate("brier", z, frequency=freq, lower=0.0, upper=1.0))
         if bundle.calibration is not None:
-            put(bundle.calibration.groups, "ece", bundle.calibration.ece(z, seed=config.seed, frequency=freq))
+            put(bundle.calibration.groups, "ece", bundle.calibration.ece(z, seed=config.seed, frequency=freq,
+                                                                      replicates=ece_replicates))
         if bundle.scores is not None and task == "binary":
             r = rank_metrics(bundle.scores, frequency_weights=freq)
             lo, hi = normal(r.auc, r.auc_se, z, 0.0, 1.0)

@@ -6,9 +6,11 @@ their groups in a different order) align.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 
@@ -229,3 +231,42 @@ class BlockCells:
 
     def add(self, total: np.ndarray, values: np.ndarray) -> None:
         total[self.first:self.stop] += partition_sums(values, self.edges)
+
+
+def stack(states: list[Any]) -> Any:
+    """One state holding the groups of several states of one kind whose group keys are all different (a series'
+    windows, each keyed by its start): the per-group arrays concatenated, no merge needed. ``None`` when they
+    cannot be stacked (keys shared, or settings that differ, such as a coarsened score table's shift)."""
+    if not states:
+        return None
+    first = states[0]
+    keys = [k for s in states for k in s.groups]
+    if len(set(keys)) != len(keys):
+        return None
+    fields = dataclasses.fields(first)
+    out: dict[str, Any] = {"groups": tuple(keys)}
+    per_entry = {"group", "key", "mass"} if hasattr(first, "key") and hasattr(first, "group") else set()
+    for f in fields:
+        name = f.name
+        if name == "groups":
+            continue
+        values = [getattr(s, name) for s in states]
+        if name == "group":
+            offsets = np.cumsum([0] + [len(s.groups) for s in states[:-1]])
+            out[name] = np.concatenate([v + o for v, o in zip(values, offsets, strict=True)])
+        elif name in per_entry or (isinstance(values[0], np.ndarray) and values[0].ndim
+                                   and all(v.shape[0] == len(s.groups) for v, s in zip(values, states, strict=True))):
+            out[name] = np.concatenate(values)
+        elif name == "cap":
+            out[name] = None
+        elif any(not _same(v, values[0]) for v in values[1:]):
+            return None
+        else:
+            out[name] = values[0]
+    return type(first)(**out)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    return bool(a == b)

@@ -195,7 +195,7 @@ class Monitor:
             raise InputError(f"model {model!r}: expected `reference: {{profile: ...}}` in the config for drift, "
                              "found none. Fix: profile a reference with `assay profile` and name it there")
         lo, hi, asked = self._range(start, end)
-        per = range_states(self.store, model, _v(version), lo, hi, self.window)
+        per = range_states(self.store, model, _v(version), lo, hi, self.window, groupings=(), profile=True)
         profiles = [s.profile for states in per.values() for s in states if s.profile is not None]
         if not profiles:
             raise NotFound(f"model {model!r}: expected predictions in [{iso(lo)}, {iso(hi)}), found none. "

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from assay._version import __version__
-from assay.evaluation.accumulate import OVERALL_GROUPING, Accumulator
-from assay.evaluation.document import sections
+from assay.evaluation.accumulate import OVERALL_GROUPING, Accumulator, Bundle, Grouping
+from assay.evaluation.document import bundle_metrics, sections
 from assay.evaluation.run import _jsonable
 from assay.metrics import registry
+from assay.metrics._groups import stack
 from assay.store.watch import EventStore
 from assay.watch.materialize import levels, window_start
 from assay.watch.window import ModelContext, WindowState, merge_all
@@ -66,12 +68,14 @@ def cover(start: float, end: float, window: int) -> list[tuple[int, float, float
 
 
 def range_states(store: EventStore, model: str, version: str | None, start: float, end: float,
-                 window: int) -> dict[str, list[WindowState]]:
-    """The stored states covering ``[start, end)`` (aligned), per version."""
+                 window: int, *, groupings: Collection[Grouping] | None = None,
+                 profile: bool = False) -> dict[str, list[WindowState]]:
+    """The stored states covering ``[start, end)`` (aligned), per version (see :meth:`WindowState.from_bytes` for
+    ``groupings`` and ``profile``)."""
     out: dict[str, list[WindowState]] = {}
     for level, a, b in cover(start, end, window):
         for v, _, blob in store.window_rows(model, version, level, a, b):
-            out.setdefault(v, []).append(WindowState.from_bytes(blob))
+            out.setdefault(v, []).append(WindowState.from_bytes(blob, groupings=groupings, profile=profile))
     return out
 
 
@@ -201,28 +205,61 @@ def outcomes(ctx: ModelContext, state: WindowState) -> dict[str, Any]:
     return out
 
 
+SERIES_ECE_REPLICATES = 200  # a series' ECE intervals resample fewer times than a run document's (1,000)
+
+
+def _rekeyed(bundle: Bundle, key: Callable[[Hashable], Hashable]) -> Bundle:
+    """The bundle with every group key ``k`` renamed ``key(k)``; score tables uncapped (each window was capped)."""
+    def one(state: Any) -> Any:
+        if state is None:
+            return None
+        out = replace(state, groups=tuple(key(k) for k in state.groups))
+        return replace(out, cap=None) if hasattr(out, "cap") else out
+
+    return Bundle(*(one(getattr(bundle, f)) for f in bundle.__dataclass_fields__))
+
+
+def _stack_field(states: list[Any]) -> Any:
+    present = [s for s in states if s is not None and s.groups]
+    if not present:
+        return None
+    stacked = stack(present)
+    if stacked is not None:
+        return stacked
+    while len(present) > 1:  # a balanced tree of merges: each level copies the arrays once
+        present = [present[i].merge(present[i + 1]) if i + 1 < len(present) else present[i]
+                   for i in range(0, len(present), 2)]
+    return present[0]
+
+
+def _metrics_by_window(ctx: ModelContext, states: list[tuple[float, WindowState]],
+                       grouping: Grouping) -> dict[Hashable, dict[str, Any]]:
+    """The metrics of one grouping of every window, in one vectorised pass: each window's states become groups
+    (keyed ``(window start, group)``) of one bundle."""
+    if ctx.eval_config is None:
+        return {}
+    parts = []
+    for t, state in states:
+        bundle = (state.realized or {}).get(grouping)
+        if bundle is not None and state.labeled:
+            parts.append(_rekeyed(bundle, lambda k, t=t: (t, k)))
+    if not parts:
+        return {}
+    merged = Bundle(*(_stack_field([getattr(p, f) for p in parts]) for f in Bundle.__dataclass_fields__))
+    classes = _classes(ctx, states[0][1])
+    per = bundle_metrics(merged, ctx.eval_config, classes, ece_replicates=SERIES_ECE_REPLICATES)
+    return {k: _slim(v) for k, v in per.items()}
+
+
 def window_entry(ctx: ModelContext, state: WindowState, start: float, end: float,
-                 segment: str | None) -> dict[str, Any]:
+                 metrics: dict[str, Any], segments: dict[str, Any] | None) -> dict[str, Any]:
     """One window of an ``assay.series/1`` document."""
     entry: dict[str, Any] = {"start": iso(start), "end": iso(end), "predictions": state.predictions,
                              "labeled": state.labeled,
                              "label_coverage": state.labeled / state.predictions if state.predictions else None,
-                             "metrics": {}, "estimated": estimated(ctx, state), "traffic": traffic(ctx, state)}
-    if ctx.eval_config is not None and state.labeled and state.realized is not None:
-        from assay.evaluation.document import bundle_metrics
-
-        classes = _classes(ctx, state)
-        bundle = state.realized.get(OVERALL_GROUPING)
-        if bundle is not None:
-            per = bundle_metrics(bundle, ctx.eval_config, classes)
-            entry["metrics"] = _slim(per.get(None, {}))
-        if segment is not None:
-            seg = state.realized.get(("segment", segment)) or state.realized.get(("sensitive", segment))
-            if seg is not None:
-                per = bundle_metrics(seg, ctx.eval_config, classes)
-                entry["segments"] = {str(k): _slim(v) for k, v in per.items()}
-            else:
-                entry["segments"] = {}
+                             "metrics": metrics, "estimated": estimated(ctx, state), "traffic": traffic(ctx, state)}
+    if segments is not None:
+        entry["segments"] = segments
     if ctx.model.outcomes:
         entry["outcomes"] = outcomes(ctx, state)
     return entry
@@ -232,18 +269,32 @@ def series_document(ctx: ModelContext, store: EventStore, *, version: str | None
                     step: int, window: int, segment: str | None, asked: tuple[float, float]) -> dict[str, Any]:
     """An ``assay.series/1`` document: one entry per ``step`` over ``[start, end)``."""
     by_start: dict[float, list[WindowState]] = {}
-    for level, a, b in cover(start, end, window) if step >= window else []:
+    wanted: set[Grouping] = {OVERALL_GROUPING}
+    if segment is not None:
+        wanted.add(("segment", segment) if segment in ctx.model.segments else ("sensitive", segment))
+    usable = max((lv for lv in levels(window) if lv <= step and step % lv == 0), default=window)
+    for level, a, b in cover(start, end, window):
         # pieces are read at the longest level that fits inside one step
-        usable = max((lv for lv in levels(window) if lv <= step and step % lv == 0), default=window)
-        level_read = min(level, usable)
-        for _, t0, blob in store.window_rows(ctx.name, version, level_read, a, b):
+        for _, t0, blob in store.window_rows(ctx.name, version, min(level, usable), a, b):
             bucket = window_start(t0 - start, step) + start
-            by_start.setdefault(bucket, []).append(WindowState.from_bytes(blob))
-    windows = []
+            by_start.setdefault(bucket, []).append(WindowState.from_bytes(blob, groupings=wanted, profile=False))
+    starts = []
     t = start
     while t < end:
-        states = by_start.get(t, [])
-        windows.append(window_entry(ctx, merge_all(states), t, min(t + step, end), segment))
+        starts.append(t)
         t += step
+    states = [(t, merge_all(by_start.get(t, []))) for t in starts]
+    overall = _metrics_by_window(ctx, states, OVERALL_GROUPING)
+    per_segment: dict[Hashable, dict[str, Any]] = {}
+    grouping: Grouping | None = None
+    if segment is not None:
+        grouping = ("segment", segment) if segment in ctx.model.segments else ("sensitive", segment)
+        per_segment = _metrics_by_window(ctx, states, grouping)
+    windows = []
+    for t, state in states:
+        segs = None
+        if grouping is not None:
+            segs = {str(k[1]): v for k, v in per_segment.items() if isinstance(k, tuple) and k[0] == t}
+        windows.append(window_entry(ctx, state, t, min(t + step, end), overall.get((t, None), {}), segs))
     return _jsonable({"schema": SERIES_SCHEMA, "model": ctx.name, "version": version, "step": step,
                       "segment": segment, "range": range_info(start, end, asked), "windows": windows})

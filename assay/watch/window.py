@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,7 +98,10 @@ class WindowState:
         return MAGIC + len(header).to_bytes(4, "little") + header + b"".join(parts.values())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> WindowState:
+    def from_bytes(cls, data: bytes, *, groupings: Collection[Grouping] | None = None,
+                   profile: bool = True) -> WindowState:
+        """The state back from :meth:`to_bytes`; only the realized states of ``groupings`` (all when ``None``) and
+        the drift profile only when asked for (reads that need neither skip decoding them)."""
         if not data.startswith(MAGIC):
             raise StateError("window state bytes: expected an assay window state, found other bytes")
         start = len(MAGIC) + 4
@@ -115,12 +118,13 @@ class WindowState:
             path = json.loads(key)
             if path[0] == "realized":
                 _, kind, column, name = path
-                realized.setdefault((kind, column), {})[name] = _FIELDS[name].from_bytes(blob)
+                if groupings is None or (kind, column) in groupings:
+                    realized.setdefault((kind, column), {})[name] = _FIELDS[name].from_bytes(blob)
             elif path[0] == "traffic":
                 out["traffic"] = TrafficState.from_bytes(blob)
             elif path[0] == "estimation":
                 out["estimation"] = EstimationState.from_bytes(blob)
-            elif path[0] == "profile":
+            elif path[0] == "profile" and profile:
                 import gzip
 
                 out["profile"] = Profile.from_dict(json.loads(gzip.decompress(blob)), where="window profile")
