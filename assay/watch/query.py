@@ -10,6 +10,7 @@ import math
 import uuid
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import replace
+from functools import partial
 from datetime import UTC, datetime
 from typing import Any
 
@@ -219,6 +220,10 @@ def _rekeyed(bundle: Bundle, key: Callable[[Hashable], Hashable]) -> Bundle:
     return Bundle(*(one(getattr(bundle, f)) for f in bundle.__dataclass_fields__))
 
 
+def _pair(t: float, k: Hashable) -> Hashable:
+    return (t, k)
+
+
 def _stack_field(states: list[Any]) -> Any:
     present = [s for s in states if s is not None and s.groups]
     if not present:
@@ -242,7 +247,7 @@ def _metrics_by_window(ctx: ModelContext, states: list[tuple[float, WindowState]
     for t, state in states:
         bundle = (state.realized or {}).get(grouping)
         if bundle is not None and state.labeled:
-            parts.append(_rekeyed(bundle, lambda k, t=t: (t, k)))
+            parts.append(_rekeyed(bundle, partial(_pair, t)))
     if not parts:
         return {}
     merged = Bundle(*(_stack_field([getattr(p, f) for p in parts]) for f in Bundle.__dataclass_fields__))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from assay.service.deps import MonitorDep, Read
@@ -14,7 +14,10 @@ router = APIRouter(prefix="/v1/models", tags=["read"])
 
 From = Annotated[str, Query(alias="from", description="RFC 3339 or epoch seconds; widened to whole windows")]
 To = Annotated[str, Query(alias="to", description="RFC 3339 or epoch seconds (exclusive)")]
-Version = Annotated[str | None, Query(description="one model version (default: all versions merged)")]
+# keys are text without NUL characters (PostgreSQL cannot hold them): anything else is a bad request, not a look-up
+KEY = r"^[^\x00]*$"
+Version = Annotated[str | None, Query(description="one model version (default: all versions merged)", pattern=KEY)]
+EventId = Annotated[str, Path(description="the id of a prediction", pattern=KEY)]
 
 
 @router.get("", responses=ERRORS, summary="The configured models")
@@ -48,5 +51,5 @@ async def drift(model: str, monitor: MonitorDep, _: Read, start: From, end: To,
 
 @router.get("/{model}/events/{event_id}", responses=ERRORS, summary="The stored (redacted) predictions of an id "
             "and its label")
-async def event(model: str, event_id: str, monitor: MonitorDep, _: Read) -> Document:
+async def event(model: str, event_id: EventId, monitor: MonitorDep, _: Read) -> Document:
     return await run_in_threadpool(monitor.event, model, event_id)
