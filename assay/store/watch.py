@@ -515,7 +515,7 @@ class Materialization:
             from sqlalchemy.dialects.postgresql import ARRAY
 
             return column == sa.func.any(sa.bindparam("ids", list(ids), type_=ARRAY(sa.String())))
-        ids_json = sa.bindparam("ids", json.dumps(list(ids)))
+        ids_json: Any = sa.bindparam("ids", json.dumps(list(ids)))
         each: Any = sa.select(sa.column("value")).select_from(sa.func.json_each(ids_json))
         return column.in_(each.scalar_subquery())
 

@@ -10,8 +10,8 @@ import math
 import uuid
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import replace
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from assay._version import __version__
