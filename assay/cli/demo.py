@@ -14,7 +14,8 @@ def add_parser(sub: Any) -> None:
                        description="Train a logistic regression and a gradient-boosted model on scikit-learn's "
                        "bundled breast-cancer data, evaluate both with slices, fairness and calibration, and "
                        "write run documents, item sidecars and HTML reports; then profile the training features and "
-                       "check the held-out half (no shift) and a referred subset (larger tumours) for drift.")
+                       "check the held-out half (no shift) and a referred subset (larger tumours) for drift; last, "
+                       "replay the held-out rows through the watch service's Monitor as a day of production traffic.")
     p.add_argument("--out", default="assay-demo", help="folder for the outputs (default: ./assay-demo)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -49,7 +50,11 @@ def build_table(seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
         "logistic": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
         "boosted": HistGradientBoostingClassifier(max_iter=60, random_state=seed),
     }
+    from sklearn.model_selection import cross_val_predict
+
     tables = {}
+    # out-of-fold scores of the training half: the labeled reference the watch leg calibrates its estimates on
+    oof = cross_val_predict(models["boosted"], X[train], y[train], cv=5, method="predict_proba")[:, 1]
     for name, model in models.items():
         model.fit(X[train], y[train])
         tables[name] = {
@@ -64,7 +69,9 @@ def build_table(seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
     # a selection shift: the held-out half seen through a clinic that only refers larger tumours
     large = test[radius[test] >= np.quantile(radius[train], 0.4)]
     split["referred"] = {k: v[large] for k, v in features.items()}
-    return tables, {"rows": len(test), "features": split}
+    reference = {"is_benign": y[train], "score": oof}
+    referred = radius[test] >= np.quantile(radius[train], 0.4)
+    return tables, {"rows": len(test), "features": split, "reference": reference, "referred": referred}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[bold]{name}[/]: {out / (name + '.run.json')}  {out / (name + '.html')}  "
                       f"{out / (name + '.items.parquet')}")
     _drift(info["features"], out, console)
+    _watch(tables["boosted"], info, out, console, seed=args.seed)
     return 0
 
 
@@ -128,3 +136,80 @@ def _drift(features: dict[str, dict[str, Any]], out: Path, console: Any) -> None
                    if doc["drifted"] else f"[green]no drift[/] in {doc['n_columns']} columns")
         console.print(f"drift of the {doc['current']['source']} against the training profile: {verdict}  "
                       f"{out / f'drift-{name}.json'}  {out / f'drift-{name}.html'}")
+
+
+def _watch(table: dict[str, Any], info: dict[str, Any], out: Path, console: Any, *, seed: int) -> None:
+    """The boosted model in production for a day: the held-out rows replayed through the watch Monitor (a SQLite
+    store in the output folder), labels for the first 16 hours only, and from hour 12 the referred (larger
+    tumour) traffic only: realized metrics while labels come, label-free estimates after, and drift."""
+    import json
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from rich.table import Table
+
+    from assay.data.atomic import atomic_write
+    from assay.watch.config import parse_config
+    from assay.watch.monitor import Monitor
+
+    rng = np.random.default_rng(seed)
+    pq.write_table(pa.table(info["reference"]), out / "watch-reference.parquet")
+    store = out / "watch.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    day = 1_796_083_200  # 2026-12-01T00:00:00Z
+    config = parse_config(f"""store: sqlite:///{store}
+window: 5m
+models:
+  boosted:
+    task: binary
+    score: score
+    label: is_benign
+    segments: [tumour_size]
+    features: [mean_radius, mean_texture]
+    reference: {{profile: reference.profile, labeled: watch-reference.parquet}}
+""", base_dir=out)
+    monitor = Monitor(config, now=lambda: day + 86400.0)
+    n = len(table["id"])
+    features = info["features"]["test"]
+    events, labels = [], []
+    for hour in range(24):
+        pool = np.flatnonzero(info["referred"]) if hour >= 12 else np.arange(n)
+        for k, i in enumerate(rng.choice(pool, size=120)):
+            eid = f"h{hour:02d}-{k:03d}"
+            events.append({"id": eid, "timestamp": day + hour * 3600 + int(rng.integers(0, 3600)),
+                           "version": "1", "score": float(table["score"][i]),
+                           "tumour_size": str(table["tumour_size"][i]),
+                           "mean_radius": float(features["mean_radius"][i]),
+                           "mean_texture": float(features["mean_texture"][i])})
+            if hour < 16:
+                labels.append({"id": eid, "is_benign": int(table["is_benign"][i])})
+    monitor.ingest_predictions("boosted", events)
+    monitor.ingest_labels("boosted", labels)
+    monitor.materialize()
+    series = monitor.series("boosted", day, day + 86400, step="4h")
+    drift = monitor.drift("boosted", day + 12 * 3600, day + 86400)
+    atomic_write(out / "watch-series.json", json.dumps(series, indent=2, allow_nan=False) + "\n")
+    t = Table(title="watch: the boosted model in production for a day (labels for 16 h, larger tumours from 12 h)",
+              header_style="bold", show_edge=False)
+    for col in ("hours", "events", "labeled", "accuracy", "estimated", "ood"):
+        t.add_column(col, justify="right", no_wrap=True)
+
+    def cell(e: dict[str, Any] | None) -> str:
+        if not e or e.get("value") is None:
+            return "—"
+        return f"{e['value']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
+
+    for w in series["windows"]:
+        real = w["metrics"].get("accuracy")
+        est = w["estimated"].get("accuracy")
+        start = int(w["start"][11:13])
+        t.add_row(f"{start:02d}-{start + 4:02d}", str(w["predictions"]), str(w["labeled"]),
+                  cell(real), cell(est), f"{w['traffic']['ood_rate']['value']:.3f}")
+    console.print(t)
+    verdict = f"[red]drift[/] in {drift['n_drifted']} of {drift['n_columns']} features" if drift["drifted"] else (
+        "[green]no drift[/]")
+    console.print(f"watch: drift of the last 12 hours against the training profile: {verdict}; series "
+                  f"{out / 'watch-series.json'}, store {store}")
+    monitor.close()

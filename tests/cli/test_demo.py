@@ -23,3 +23,11 @@ def test_demo_writes_runs_reports_and_drift(tmp_path, capsys) -> None:
     assert same["schema"] == "assay.drift/1" and not same["drifted"]
     assert shifted["drifted"] and shifted["columns"]["mean_radius"]["drifted"]
     assert (out / "drift-referred.html").exists()
+    series = json.loads((out / "watch-series.json").read_text())
+    assert series["schema"] == "assay.series/1" and len(series["windows"]) == 6
+    labeled = [w for w in series["windows"] if w["labeled"]]
+    assert len(labeled) == 4 and all(w["metrics"]["accuracy"]["value"] > 0.85 for w in labeled)
+    assert all(w["estimated"]["accuracy"]["ci_low"] < w["estimated"]["accuracy"]["value"]
+               for w in series["windows"])
+    assert sum(w["predictions"] for w in series["windows"]) == 24 * 120
+    assert "watch: drift of the last 12 hours" in text
