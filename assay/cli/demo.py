@@ -75,7 +75,7 @@ def build_table(seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
     from rich.table import Table
 
     from assay.evaluation import evaluate
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    console = Console(quiet=args.quiet)
+    console = make_console(quiet=args.quiet)
     tables, info = build_table(args.seed)
     docs = {}
     for name, table in tables.items():

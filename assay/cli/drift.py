@@ -118,12 +118,12 @@ def _check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
 
     from assay.drift.run import drift
 
     _check_outputs(args, [args.reference, args.current])
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     phrases = _phrases(args.refusal_phrases)
     kinds = _pairs(args.kind, "--kind", "zip=categorical")
     if args.simulate:
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         from assay.report.drift_terminal import render_drift as render_terminal
 
-        console = Console()
+        console = make_console()
         render_terminal(doc, console)
         for label, path in (("drift", args.out), ("report", args.html), ("markdown", args.markdown),
                             ("junit", args.junit), ("profile", args.save_profile)):
@@ -184,7 +184,7 @@ def _ci_outputs(args: argparse.Namespace, doc: dict[str, Any]) -> None:
 
 
 def _simulate(args: argparse.Namespace, kinds: dict[str, str], phrases: tuple[str, ...] | None, err: Any) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
 
     from assay.drift.simulate import render_simulation, simulate
 
@@ -207,17 +207,17 @@ def _simulate(args: argparse.Namespace, kinds: dict[str, str], phrases: tuple[st
 
         atomic_write(args.out, json.dumps(doc, indent=2, allow_nan=False) + "\n")
     if not args.quiet:
-        render_simulation(doc, Console())
+        render_simulation(doc, make_console())
     return EXIT_OK
 
 
 def run_profile(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
 
     from assay.drift.profile import is_profile_path, load_profile, merge_profiles, profile
 
     _check_outputs(args, [*args.inputs, args.like])
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     tables = [i for i in args.inputs if not is_profile_path(i)]
     profiles = [load_profile(i) for i in args.inputs if is_profile_path(i)]
     kinds = _pairs(args.kind, "--kind", "zip=categorical")
@@ -244,7 +244,7 @@ def run_profile(args: argparse.Namespace) -> int:
     result = merge_profiles([*profiles, *made])
     result.save(args.out)
     if not args.quiet:
-        console = Console()
+        console = make_console()
         kinds_count: dict[str, int] = {}
         for k in result.kinds.values():
             kinds_count[k] = kinds_count.get(k, 0) + 1

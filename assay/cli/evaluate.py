@@ -57,7 +57,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
 
     from assay.evaluation import evaluate
     from assay.report.terminal import render
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         model_name=args.model_name, model_version=args.model_version, dataset_name=args.dataset_name,
         items=args.items,
     )
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     with ReadProgress(err, quiet=args.quiet) as progress:
         result = evaluate(args.data, task=args.task, label=args.label, progress=progress, **options)
     doc = result.to_dict()
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
         write_html(args.html, html)
     if not args.quiet:
-        console = Console()
+        console = make_console()
         render(doc, console)
         for label, path in (("run", args.out), ("report", args.html), ("items", args.items)):
             if path:

@@ -60,7 +60,7 @@ def _baseline(ref: str | None, home: str | None, candidate: dict[str, Any]) -> t
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
 
     from assay.data.atomic import atomic_write
     from assay.gate.decide import gate
@@ -83,5 +83,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json_out:
         atomic_write(args.json_out, json.dumps(result.to_dict(), indent=2) + "\n")
     if not args.quiet:
-        render_terminal(result, Console())
+        render_terminal(result, make_console())
     return result.exit_code

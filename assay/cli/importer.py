@@ -105,11 +105,11 @@ def run_inspect(args: argparse.Namespace) -> int:
 def _finish(args: argparse.Namespace, result: Any) -> int:
     result.write(args.out)
     if not args.quiet:
-        from rich.console import Console
+        from assay.cli._console import console as make_console
 
         from assay.report.terminal import render
 
-        console = Console()
+        console = make_console()
         render(result.doc, console)
         console.print(f"[dim]run:[/] {args.out}")
         if "items" in result.doc:

@@ -109,7 +109,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
     from rich.table import Table
     from rich.text import Text
 
@@ -118,7 +118,7 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([r.to_dict() for r in runs])
         return 0
-    console = Console()
+    console = make_console()
     if not runs:
         where = f"of model {args.model!r} " if args.model else ""
         console.print(f"no runs {where}in {store.location} yet: add one with `assay runs add RUN.json`",
@@ -142,7 +142,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
@@ -155,7 +155,7 @@ def run_show(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({**lineage, "metrics": doc.get("metrics", {})})
         return 0
-    console = Console()
+    console = make_console()
     model, dataset = lineage["model"], lineage["dataset"]
     title = model["name"] or "model without a name"
     if model["version"]:
@@ -203,7 +203,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_promote(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
 
     from assay.store import StoreError
 
@@ -221,12 +221,12 @@ def run_promote(args: argparse.Namespace) -> int:
         text += " (it already was)"
     elif previous is not None:
         text += f" (previously {previous[:12]})"
-    Console().print(text, markup=False, highlight=False)
+    make_console().print(text, markup=False, highlight=False)
     return 0
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from assay.cli._console import console as make_console
     from rich.table import Table
     from rich.text import Text
 
@@ -239,7 +239,7 @@ def run_diff(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"a": a["run_id"], "b": b["run_id"], "same_data": _same_data(a, b), "metrics": rows})
         return 0
-    console = Console()
+    console = make_console()
     for side, doc in (("a", a), ("b", b)):
         model = doc.get("model", {})
         label = (model.get("name") or "model without a name") + (f" v{model['version']}" if model.get("version")

@@ -80,7 +80,7 @@ def run(
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    from rich.console import Console
+    from assay.cli._console import console as make_console
 
     from assay.cli._progress import ReadProgress
     from assay.data.tables import open_table
@@ -124,7 +124,7 @@ def run(
                                       fix="check the file, or drop --shift-to-now"))
         shift_us = round(now() * 1e6) - newest
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     kind = "labels" if args.labels else "predictions"
     shown = [0]
     unreachable: list[str] = []

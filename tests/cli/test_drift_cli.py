@@ -387,8 +387,13 @@ def test_profile_reference_gives_the_same_verdicts(cur: str, data: dict[str, Pat
     assert _verdicts(both) == _verdicts(tables)
 
 
-def test_profile_output_summary(data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "p.profile"
+@pytest.mark.parametrize("depth", [0, 12])
+def test_profile_output_summary(data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                depth: int) -> None:
+    """Output that is not a terminal never breaks a path or a phrase across lines, however long the path."""
+    folder = tmp_path.joinpath(*[f"a-deliberately-long-folder-name-{i}" for i in range(depth)])
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "p.profile"
     code, stdout, _ = _run(capsys, "profile", data["ref"], "--out", out)
     assert code == 0
     assert f"{N:,} rows" in stdout and "6 columns" in stdout and str(out) in stdout
