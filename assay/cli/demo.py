@@ -75,9 +75,9 @@ def build_table(seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assay.cli._console import console as make_console
     from rich.table import Table
 
+    from assay.cli._console import console as make_console
     from assay.evaluation import evaluate
     from assay.report.html import render_run, write_html
 

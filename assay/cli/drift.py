@@ -119,7 +119,6 @@ def _check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from assay.cli._console import console as make_console
-
     from assay.drift.run import drift
 
     _check_outputs(args, [args.reference, args.current])
@@ -185,7 +184,6 @@ def _ci_outputs(args: argparse.Namespace, doc: dict[str, Any]) -> None:
 
 def _simulate(args: argparse.Namespace, kinds: dict[str, str], phrases: tuple[str, ...] | None, err: Any) -> int:
     from assay.cli._console import console as make_console
-
     from assay.drift.simulate import render_simulation, simulate
 
     try:
@@ -213,7 +211,6 @@ def _simulate(args: argparse.Namespace, kinds: dict[str, str], phrases: tuple[st
 
 def run_profile(args: argparse.Namespace) -> int:
     from assay.cli._console import console as make_console
-
     from assay.drift.profile import is_profile_path, load_profile, merge_profiles, profile
 
     _check_outputs(args, [*args.inputs, args.like])

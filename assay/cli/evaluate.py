@@ -58,7 +58,6 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from assay.cli._console import console as make_console
-
     from assay.evaluation import evaluate
     from assay.report.terminal import render
 

@@ -61,7 +61,6 @@ def _baseline(ref: str | None, home: str | None, candidate: dict[str, Any]) -> t
 
 def run(args: argparse.Namespace) -> int:
     from assay.cli._console import console as make_console
-
     from assay.data.atomic import atomic_write
     from assay.gate.decide import gate
     from assay.gate.policy import load_policy

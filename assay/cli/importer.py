@@ -106,7 +106,6 @@ def _finish(args: argparse.Namespace, result: Any) -> int:
     result.write(args.out)
     if not args.quiet:
         from assay.cli._console import console as make_console
-
         from assay.report.terminal import render
 
         console = make_console()

@@ -109,9 +109,10 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from assay.cli._console import console as make_console
     from rich.table import Table
     from rich.text import Text
+
+    from assay.cli._console import console as make_console
 
     store = _store(args)
     runs = store.list(model=args.model, limit=args.limit)
@@ -142,11 +143,11 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from assay.cli._console import console as make_console
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
+    from assay.cli._console import console as make_console
     from assay.report.terminal import fmt, interval
 
     store = _store(args)
@@ -204,7 +205,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_promote(args: argparse.Namespace) -> int:
     from assay.cli._console import console as make_console
-
     from assay.store import StoreError
 
     store = _store(args)
@@ -226,10 +226,10 @@ def run_promote(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from assay.cli._console import console as make_console
     from rich.table import Table
     from rich.text import Text
 
+    from assay.cli._console import console as make_console
     from assay.report.terminal import fmt
     from assay.store import diff
 

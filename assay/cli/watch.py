@@ -80,8 +80,8 @@ def run(
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    from assay.cli._console import console as make_console
 
+    from assay.cli._console import console as make_console
     from assay.cli._progress import ReadProgress
     from assay.data.tables import open_table
     from assay.watch.client import Client, ClientError, append_dead_letter
