@@ -154,9 +154,10 @@ def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
         return _error(400, str(exc))
 
     @app.exception_handler(StoreUnavailable)
-    async def _store(_: Request, exc: StoreUnavailable) -> JSONResponse:
+    async def _store(request: Request, exc: StoreUnavailable) -> JSONResponse:
         log.warning("store unavailable: %s", exc)
-        return _error(503, "store: expected a reachable database, found it unavailable; nothing was stored. "
+        stored = "; nothing was stored" if request.method == "POST" else ""
+        return _error(503, f"store: expected a reachable database, found it unavailable{stored}. "
                            "Fix: retry after the Retry-After seconds", headers={"Retry-After": "1"})
 
     @app.exception_handler(DBAPIError)
@@ -177,6 +178,22 @@ def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return _error(400, f"request: expected valid parameters, found {problems}. Fix: see /openapi.json")
 
+    def openapi() -> dict[str, Any]:
+        # invalid parameters are answered 400 (above), never FastAPI's default 422 "Validation Error": drop that
+        # one from the document (the ingest routes' own 422, bad events, stays)
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation.get("responses", {})
+                    if responses.get("422", {}).get("description") == "Validation Error":
+                        del responses["422"]
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

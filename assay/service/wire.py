@@ -56,9 +56,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Error, "description": "no such model or event"},
     503: {"model": Error, "description": "the store is unavailable or the server saturated; retry after Retry-After"},
 }
-INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
+TRACE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
+    400: {"model": Error, "description": "a bad body, or an unsupported Content-Type"},
+    413: {"model": Error, "description": "the export is over the configured limits"},
+}
+"""Rejected spans are not an error: the 200 answer counts them (OTLP ``partialSuccess``)."""
+INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
+    **TRACE_ERRORS,
     413: {"model": Error, "description": "the batch is over the configured limits"},
-    415: {"model": Error, "description": "an unsupported Content-Type"},
     422: {"model": Error, "description": "bad events: the whole batch is rejected, every bad event listed"},
 }

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from assay.service.deps import Ingest, MonitorDep
 from assay.service.limits import read_body, saturation
-from assay.service.wire import INGEST_ERRORS
+from assay.service.wire import TRACE_ERRORS
 
 router = APIRouter(tags=["ingest"])
 
@@ -21,7 +21,7 @@ _BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
 }}}
 
 
-@router.post("/v1/traces", responses=INGEST_ERRORS, openapi_extra=_BODY,
+@router.post("/v1/traces", responses=TRACE_ERRORS, openapi_extra=_BODY,
              summary="OTLP/HTTP traces: spans with the GenAI conventions become events of the mapped models")
 async def post_traces(request: Request, monitor: MonitorDep, _: Ingest) -> Response:
     from assay.watch.otlp import partial_success, response_protobuf
