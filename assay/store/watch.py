@@ -139,7 +139,11 @@ class EventStore:
             raise StoreUnavailable(str(exc.orig) if exc.orig is not None else str(exc)) from exc
 
     def insert_predictions(self, model: str, rows: Sequence[Row], *, now: float) -> Ingested:
-        """Store the new rows of a batch in one transaction; classify the others as duplicates or conflicts."""
+        """Store the new rows of a batch in one transaction; classify the others as duplicates or conflicts.
+
+        The batch is inserted first, skipping keys already stored (``ON CONFLICT DO NOTHING``); only the rows it
+        skipped are looked up, to tell a duplicate (same digest) from a conflict. A batch of new events, the usual
+        case, is one driver-level statement and no look-up."""
         out = Ingested()
         unique: dict[tuple[str, str], Row] = {}
         for r in rows:  # within the batch: the first row of a key counts, an identical repeat is a duplicate
@@ -150,62 +154,94 @@ class EventStore:
                 else:
                     out.conflicts += 1
                     out.conflict_ids.append(r.id)
+        fresh = list(unique.values())
         with self._tx() as conn:
-            known = self._known_predictions(conn, model, list(unique.values()))
-            fresh = []
-            for key, r in unique.items():
-                have = known.get(key)
-                if have is None:
-                    fresh.append(r)
-                elif have == r.digest:
-                    out.duplicates += 1
-                else:
-                    out.conflicts += 1
-                    out.conflict_ids.append(r.id)
             if fresh:
-                values = [{"model": model, "version": r.version, "id": r.id, "event_time": r.event_time,
-                           "received_at": now, "digest": r.digest, "payload": r.payload} for r in fresh]
-                inserted = self._insert_new(conn, predictions, values, ("version", "id"))
-                if inserted is not None and len(inserted) < len(fresh):  # lost a race to another writer
-                    late = [r for r in fresh if (r.version, r.id) not in inserted]
-                    again = self._known_predictions(conn, model, late)
-                    for r in late:
-                        if again.get((r.version, r.id)) == r.digest:
-                            out.duplicates += 1
-                        else:
-                            out.conflicts += 1
-                            out.conflict_ids.append(r.id)
-                    out.accepted = len(inserted)
-                else:
-                    out.accepted = len(fresh)
+                skipped = self._insert_new(conn, predictions, model, now, fresh)
+                out.accepted = len(fresh) - len(skipped)
+                for r in fresh:
+                    have = skipped.get((r.version, r.id))
+                    if have is None:
+                        continue
+                    if have == r.digest:
+                        out.duplicates += 1
+                    else:
+                        out.conflicts += 1
+                        out.conflict_ids.append(r.id)
             self._count(conn, model, out)
         return out
 
-    def _insert_new(self, conn: Connection, table: sa.Table, values: list[dict[str, Any]],
-                    key: tuple[str, ...]) -> set[tuple[str, ...]] | None:
-        """Insert; on PostgreSQL rows another writer inserted meanwhile are skipped and the inserted keys returned.
+    def _insert_new(self, conn: Connection, table: sa.Table, model: str, now: float,
+                    rows: Sequence[Row] | Sequence[LabelRow]) -> dict[tuple[str, ...], bytes]:
+        """Insert the rows (keys unique within ``rows``) except those whose key is already stored; the digests
+        stored under the keys it skipped, by key ((version, id) for predictions, (id,) for labels).
 
-        On SQLite the write lock is held from the first read of the transaction (BEGIN IMMEDIATE), so nothing can
-        come between the look-up and the insert."""
+        SQLite: one ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING``; the write lock is held from BEGIN
+        IMMEDIATE, so nothing can come between, and the connection's change count says whether every row went in.
+        When some did not, the rows under their keys with a ``seq`` at or below the table's sequence before the
+        statement are the stored ones (skipped rows may use up sequence numbers, so the count does not tell). PostgreSQL: one ``INSERT ... SELECT FROM unnest(arrays)
+        ON CONFLICT DO NOTHING RETURNING`` (``tx`` from its column default); a key another writer is inserting is
+        waited for, so the keys not returned are committed rows, read afterwards."""
+        is_pred = table is predictions
+        cols = "model, version, id, event_time, received_at, digest, payload" if is_pred else \
+            "model, id, received_at, digest, payload"
         if not self.postgres:
-            conn.execute(table.insert(), values)
-            return None
-        from sqlalchemy.dialects.postgresql import insert
+            raw = conn.connection.driver_connection
+            if is_pred:
+                params: list[tuple[Any, ...]] = [(model, r.version, r.id, r.event_time, now, r.digest, r.payload)
+                                                 for r in rows]  # type: ignore[union-attr]
+            else:
+                params = [(model, r.id, now, r.digest, r.payload) for r in rows]
+            marks = ", ".join("?" * len(params[0]))
+            top = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (table.name,)).scalar()
+            before = raw.total_changes
+            conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                                 params)
+            if (raw.total_changes - before) % (1 << 32) == len(rows):  # sqlite3_total_changes is a C int
+                return {}
+            return self._known_predictions(conn, table, model, rows, below=int(top or 0))
+        if is_pred:
+            sql = (f"INSERT INTO predictions ({cols}) SELECT %s, v, i, t, %s, d, p FROM unnest(%s::text[], "
+                   "%s::text[], %s::float8[], %s::bytea[], %s::bytea[]) AS u(v, i, t, d, p) "
+                   "ON CONFLICT DO NOTHING RETURNING version, id")
+            args: tuple[Any, ...] = (model, now, [r.version for r in rows], [r.id for r in rows],  # type: ignore
+                                     [r.event_time for r in rows], [r.digest for r in rows],  # type: ignore
+                                     [r.payload for r in rows])
+        else:
+            sql = (f"INSERT INTO labels ({cols}) SELECT %s, i, %s, d, p FROM unnest(%s::text[], %s::bytea[], "
+                   "%s::bytea[]) AS u(i, d, p) ON CONFLICT DO NOTHING RETURNING id")
+            args = (model, now, [r.id for r in rows], [r.digest for r in rows], [r.payload for r in rows])
+        got = {tuple(k) for k in conn.exec_driver_sql(sql, args)}
+        if len(got) == len(rows):
+            return {}
+        key = (lambda r: (r.version, r.id)) if is_pred else (lambda r: (r.id,))
+        return self._known_predictions(conn, table, model, [r for r in rows if key(r) not in got])
 
-        stmt = insert(table).on_conflict_do_nothing().returning(*(table.c[k] for k in key))
-        got: set[tuple[str, ...]] = set()
-        for part in _chunks(values, 1000):
-            got |= {tuple(r) for r in conn.execute(stmt, list(part))}
-        return got
-
-    def _known_predictions(self, conn: Connection, model: str, rows: Sequence[Row]) -> dict[tuple[str, str], bytes]:
-        out: dict[tuple[str, str], bytes] = {}
-        ids = sorted({r.id for r in rows})
-        t = predictions
+    def _known_predictions(self, conn: Connection, table: sa.Table, model: str,
+                           rows: Sequence[Row] | Sequence[LabelRow],
+                           below: int | None = None) -> dict[tuple[str, ...], bytes]:
+        """Stored digests of the keys of ``rows`` (predictions: by (version, id) of those versions; labels: by
+        (id,)), only of rows with ``seq <= below`` when given."""
+        is_pred = table is predictions
+        wanted = {(r.version, r.id) if is_pred else (r.id,) for r in rows}  # type: ignore[union-attr]
+        ids = sorted({k[-1] for k in wanted})
+        head = "version, id" if is_pred else "id"
+        extra = "" if below is None else (" AND seq <= ?" if not self.postgres else " AND seq <= %s")
+        out: dict[tuple[str, ...], bytes] = {}
         for part in _chunks(ids):
-            q = sa.select(t.c.version, t.c.id, t.c.digest).where(t.c.model == model, t.c.id.in_(part))
-            for version, id_, dig in conn.execute(q):
-                out[(version, id_)] = bytes(dig)
+            if self.postgres:
+                sql = f"SELECT {head}, digest FROM {table.name} WHERE model = %s AND id = ANY(%s){extra}"
+                args: tuple[Any, ...] = (model, list(part))
+            else:
+                sql = (f"SELECT {head}, digest FROM {table.name} WHERE model = ? AND id IN "
+                       f"({', '.join('?' * len(part))}){extra}")
+                args = (model, *part)
+            if below is not None:
+                args += (below,)
+            for r in conn.exec_driver_sql(sql, args):
+                k = tuple(r[:-1])
+                if k in wanted:
+                    out[k] = bytes(r[-1])
         return out
 
     def insert_labels(self, model: str, rows: Sequence[LabelRow], *, policy: str, now: float) -> Ingested:
@@ -225,46 +261,37 @@ class EventStore:
                 out.conflict_ids.append(r.id)
         t = labels
         with self._tx() as conn:
-            known: dict[str, bytes] = {}
-            for part in _chunks(sorted(unique)):
-                q = sa.select(t.c.id, t.c.digest).where(t.c.model == model, t.c.id.in_(part))
-                known.update({i: bytes(d) for i, d in conn.execute(q)})
-            fresh, replace = [], []
-            for id_, r in unique.items():
-                have = known.get(id_)
+            fresh = list(unique.values())
+            skipped = self._insert_new(conn, t, model, now, fresh) if fresh else {}
+            out.accepted = len(fresh) - len(skipped)
+            replace = []
+            for r in fresh:
+                have = skipped.get((r.id,))
                 if have is None:
-                    fresh.append(r)
-                elif have == r.digest:
+                    continue
+                if have == r.digest:
                     out.duplicates += 1
                 elif policy == "last":
                     replace.append(r)
                 else:
                     out.conflicts += 1
-                    out.conflict_ids.append(id_)
+                    out.conflict_ids.append(r.id)
             if replace:  # a new row (a new seq) so the materializer sees it, and its windows are rebuilt
                 ids = [r.id for r in replace]
                 for part in _chunks(ids):
                     conn.execute(t.delete().where(t.c.model == model, t.c.id.in_(part)))
                 self._upsert_rebuilds(conn, model, ids)
-                fresh += replace
-                out.replaced = len(replace)
-            if fresh:
-                values = [{"model": model, "id": r.id, "received_at": now, "digest": r.digest, "payload": r.payload}
-                          for r in fresh]
-                inserted = self._insert_new(conn, t, values, ("id",))
-                if inserted is not None and len(inserted) < len(fresh):
-                    late = [r for r in fresh if (r.id,) not in inserted]
-                    q = sa.select(t.c.id, t.c.digest).where(t.c.model == model, t.c.id.in_([r.id for r in late]))
-                    again = {i: bytes(d) for i, d in conn.execute(q)}
-                    for r in late:
-                        if again.get(r.id) == r.digest:
-                            out.duplicates += 1
-                        else:
-                            out.conflicts += 1
-                            out.conflict_ids.append(r.id)
-                    out.accepted = len(inserted)
-                else:
-                    out.accepted = len(fresh)
+                late = self._insert_new(conn, t, model, now, replace)  # another writer's label in between
+                for r in replace:
+                    have = late.get((r.id,))
+                    if have is None:
+                        out.accepted += 1
+                        out.replaced += 1
+                    elif have == r.digest:
+                        out.duplicates += 1
+                    else:
+                        out.conflicts += 1
+                        out.conflict_ids.append(r.id)
             self._count(conn, model, out)
         return out
 
@@ -288,6 +315,13 @@ class EventStore:
             if not done:
                 conn.execute(counters.insert().values(model=model, name=name, value=value))
 
+    @staticmethod
+    def _count_one(conn: Connection, model: str, name: str, value: int) -> None:
+        done = conn.execute(counters.update().where(counters.c.model == model, counters.c.name == name)
+                            .values(value=counters.c.value + value)).rowcount
+        if not done:
+            conn.execute(counters.insert().values(model=model, name=name, value=value))
+
     # -- reads ------------------------------------------------------------------------------------------------------
     def counts(self, model: str) -> dict[str, Any]:
         """Events, labels, pending labels (no prediction yet), duplicates and conflicts of one model."""
@@ -302,8 +336,8 @@ class EventStore:
             c = {name: value for name, value in conn.execute(
                 sa.select(counters.c.name, counters.c.value).where(counters.c.model == model))}
         out: dict[str, Any] = {"events": int(n_pred), "labels": int(n_lab), "pending_labels": int(pending),
-                "duplicates": int(c.get("duplicates", 0)), "conflicts": int(c.get("conflicts", 0)),
-                               "newest_event_time": newest}
+                               "duplicates": int(c.get("duplicates", 0)), "conflicts": int(c.get("conflicts", 0)),
+                               "unfoldable": int(c.get("unfoldable", 0)), "newest_event_time": newest}
         return out
 
     def event(self, model: str, id_: str) -> tuple[list[StoredPrediction], StoredLabel | None]:
@@ -599,6 +633,10 @@ class Materialization:
             q = q.where(w.c.version == version)
         self.conn.execute(q)
 
+    def count(self, model: str, name: str, value: int) -> None:
+        """Add to a counter of the model, in the materializer's transaction."""
+        self.store._count_one(self.conn, model, name, value)
+
     def advance(self, cursor: Cursor, *, now: float) -> None:
         c = cursors
         values = {"pred_tx": cursor.pred_tx, "pred_seq": cursor.pred_seq, "label_tx": cursor.label_tx,
@@ -616,8 +654,56 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
 
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                              poolclass=sa.pool.QueuePool, pool_size=8, max_overflow=16)
+    pool: dict[str, Any] = {"poolclass": sa.pool.QueuePool, "pool_size": 8, "max_overflow": 16}
+    if immediate:
+        # One writing connection, handed to the writers in the order they asked for it. SQLite runs one writer at a
+        # time anyway; this way the writers wait in a queue instead of sleeping in SQLite's busy handler (back-offs
+        # of up to 100 ms while the lock is free, and no order: a writer that just committed usually wins again),
+        # and the connection's page cache stays warm (a commit from another connection empties a connection's cache).
+        from collections import deque
+
+        class _WriterPool(sa.pool.QueuePool):
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, **kw)
+                self._guard = threading.Lock()
+                self._waiting: deque[threading.Event] = deque()
+                self._held = False
+
+            def _do_get(self) -> Any:
+                with self._guard:
+                    turn = None
+                    if self._held or self._waiting:
+                        turn = threading.Event()
+                        self._waiting.append(turn)
+                    else:
+                        self._held = True
+                if turn is not None and not turn.wait(self._timeout):
+                    with self._guard:
+                        if not turn.is_set():  # waited the busy timeout: the same answer as a busy database
+                            self._waiting.remove(turn)
+                            import sqlite3
+
+                            raise OperationalError("waiting for the write connection", None,
+                                                   sqlite3.OperationalError("database is locked"))
+                try:
+                    return super()._do_get()
+                except BaseException:
+                    self._hand_over()
+                    raise
+
+            def _do_return_conn(self, record: Any) -> None:
+                super()._do_return_conn(record)
+                self._hand_over()
+
+            def _hand_over(self) -> None:
+                with self._guard:
+                    if self._waiting:
+                        self._waiting.popleft().set()
+                    else:
+                        self._held = False
+
+        pool = {"poolclass": _WriterPool, "pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _: Any) -> None:
@@ -632,6 +718,9 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        import os as _os  # EXPERIMENT: removed before review
+        for _p in filter(None, _os.environ.get("ASSAY_EXP_W" if immediate else "ASSAY_EXP_R", "").split(";")):
+            cur.execute("PRAGMA " + _p)
         cur.close()
 
     @event.listens_for(engine, "begin")

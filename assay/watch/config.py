@@ -17,6 +17,8 @@ A complete example (every key, with its default where it has one)::
         score: score
         label: is_fraud
         threshold: 0.5
+        pos_label: 1                            # with neg_label, for labels other than 0/1 (e.g. fraud / ok)
+        neg_label: 0
         segments: [country]
         sensitive: [gender]
         features: [amount, age, country]
@@ -118,6 +120,7 @@ class ModelConfig(_Strict):
     prediction: str | None = None
     label: str = "label"
     pos_label: Any = None
+    neg_label: Any = None
     classes: list[str] | None = None
     threshold: float | None = None
     segments: list[str] = []
@@ -141,9 +144,11 @@ class ModelConfig(_Strict):
             raise ValueError("a binary model needs `score` (probabilities) or `prediction`")
         if self.task == "multiclass" and self.proba_prefix is None and self.prediction is None:
             raise ValueError("a multiclass model needs `proba_prefix` or `prediction`")
-        if self.task == "multiclass" and self.proba_prefix is None and not self.classes:
-            raise ValueError("a multiclass model without `proba_prefix` needs `classes: [...]`, so that every "
-                             "window counts the same classes")
+        if self.task == "multiclass" and (not self.classes or len(self.classes) < 2):
+            raise ValueError("a multiclass model needs `classes: [...]` (two or more), so that every window counts "
+                             "the same classes (with `proba_prefix`, each class has a column PREFIX<class>)")
+        if self.task == "binary" and (self.pos_label is None) != (self.neg_label is None):
+            raise ValueError("a binary model with labels other than 0/1 names both `pos_label` and `neg_label`")
         if self.task == "regression" and self.prediction is None:
             raise ValueError("a regression model needs `prediction`")
         if self.threshold is not None and self.task != "binary":
@@ -158,6 +163,14 @@ class ModelConfig(_Strict):
     @property
     def labeled(self) -> bool:
         return self.task != "llm"
+
+    def label_values(self) -> tuple[str, ...] | None:
+        """The values a label (or a hard prediction) may take, as text; ``None`` for regression and LLM models."""
+        if self.task == "binary":
+            return ("0", "1") if self.pos_label is None else (str(self.neg_label), str(self.pos_label))
+        if self.task == "multiclass":
+            return tuple(str(c) for c in self.classes or ())
+        return None
 
     def redacted(self, column: str) -> bool:
         return column in self.redact

@@ -27,7 +27,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -38,6 +38,7 @@ from assay.store.watch import LabelRow, Row, digest
 from assay.watch.config import ModelConfig
 
 _MAX_KEY = 200
+PROBA_TOLERANCE = 1e-6  # as assay evaluate checks them
 _PATTERNS = {
     "email": (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[email]"),
     "card": (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), "[card]"),
@@ -70,7 +71,7 @@ def decode_body(body: bytes, content_type: str | None) -> list[Any]:
                 continue
             try:
                 out.append(json.loads(line))
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InputError(f"body line {i + 1}: expected one JSON object per line (NDJSON), found invalid "
                                  f"JSON ({exc}). Fix: write each event as JSON on its own line") from None
         return out
@@ -87,7 +88,7 @@ def decode_body(body: bytes, content_type: str | None) -> list[Any]:
                          f"application/vnd.apache.arrow.stream, found {content_type!r}. Fix: set the header")
     try:
         doc = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InputError(f"body: expected JSON {{\"events\": [...]}}, found invalid JSON ({exc}). "
                          "Fix: send a JSON object with an events list") from None
     if isinstance(doc, dict) and isinstance(doc.get("events"), list):
@@ -100,7 +101,9 @@ def decode_body(body: bytes, content_type: str | None) -> list[Any]:
 
 
 def _arrow_plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.timestamp() if isinstance(v, datetime) else v) for k, v in row.items()}
+    """Arrow timestamps as epoch seconds; one without a zone is UTC (never the server's local time)."""
+    return {k: ((v if v.tzinfo is not None else v.replace(tzinfo=UTC)).timestamp() if isinstance(v, datetime)
+                else v) for k, v in row.items()}
 
 
 # -- fields ---------------------------------------------------------------------------------------------------------
@@ -114,11 +117,11 @@ def parse_time(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
+        return _in_range(float(value))
     if isinstance(value, str):
         text = value.strip()
         try:
-            return float(text)
+            return _in_range(float(text))
         except ValueError:
             pass
         try:
@@ -127,8 +130,16 @@ def parse_time(value: Any) -> float | None:
             return None
         if dt.tzinfo is None:
             return None  # RFC 3339 needs an offset
-        return dt.timestamp()
+        return _in_range(dt.timestamp())
     return None
+
+
+_FIRST, _LAST = datetime(1, 1, 2, tzinfo=UTC).timestamp(), datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+
+
+def _in_range(t: float) -> float | None:
+    """A time that can be written as a date (years 1 to 9999), else ``None``."""
+    return t if math.isfinite(t) and _FIRST <= t <= _LAST else None
 
 
 def _scalar(v: Any) -> bool:
@@ -150,7 +161,7 @@ def _key(value: Any) -> str | None:
         return None
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, str) and 0 < len(value) <= _MAX_KEY:
+    if isinstance(value, str) and 0 < len(value) <= _MAX_KEY and "\x00" not in value:
         return value
     return None
 
@@ -193,6 +204,7 @@ def prepare_predictions(model: ModelConfig, events: Sequence[Any], *, now: float
     check = _Checker()
     out: list[Row] = []
     score_is_probability = model.task == "binary"
+    values = model.label_values()
     for i, ev in enumerate(events):
         if not isinstance(ev, dict):
             check.bad(i, None, "(event)", "a JSON object (one flat row)", type(ev).__name__)
@@ -220,14 +232,21 @@ def prepare_predictions(model: ModelConfig, events: Sequence[Any], *, now: float
             payload[model.score] = s
         if model.prediction is not None:
             p = ev.get(model.prediction)
-            if p is None or not _scalar(p) or (model.task == "regression" and not _number(p)):
-                check.bad(i, raw_id, model.prediction, "a number" if model.task == "regression"
-                          else "a predicted class", p)
-            payload[model.prediction] = p
+            if model.task == "regression":
+                if not _number(p):
+                    check.bad(i, raw_id, model.prediction, "a number", p)
+            elif not _in(p, values):
+                check.bad(i, raw_id, model.prediction, f"a predicted class, one of {', '.join(values or ())}", p)
+            payload[model.prediction] = int(p) if isinstance(p, bool) else p
         if model.proba_prefix is not None:
+            wanted = [model.proba_prefix + c for c in model.classes or ()]
             probs = {k: v for k, v in ev.items() if k.startswith(model.proba_prefix)}
-            if len(probs) < 2 or not all(_number(v) and 0 <= v <= 1 for v in probs.values()):
-                check.bad(i, raw_id, model.proba_prefix + "*", "probabilities in [0, 1], one per class", probs)
+            if set(probs) != set(wanted) or not all(_number(v) and 0 <= v <= 1 for v in probs.values()):
+                check.bad(i, raw_id, model.proba_prefix + "*", f"probabilities in [0, 1] in the columns "
+                          f"{', '.join(wanted)}", probs)
+            elif abs(sum(probs.values()) - 1.0) > PROBA_TOLERANCE:
+                check.bad(i, raw_id, model.proba_prefix + "*", f"probabilities summing to 1 (within "
+                          f"{PROBA_TOLERANCE})", f"a sum of {sum(probs.values())!r}")
             payload.update(probs)
         for col in (model.latency, model.cost):
             if col is not None and ev.get(col) is not None:
@@ -278,8 +297,22 @@ def prepare_predictions(model: ModelConfig, events: Sequence[Any], *, now: float
     return out
 
 
+def _in(value: Any, allowed: Sequence[str] | None) -> bool:
+    """Whether a label or predicted class is one of the model's (compared as text; true/false count as 1/0)."""
+    if value is None or not _scalar(value) or (isinstance(value, float) and not math.isfinite(value)):
+        return False
+    if allowed is None:
+        return True
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value) in allowed
+
+
 def prepare_labels(model: ModelConfig, events: Sequence[Any]) -> list[LabelRow]:
     """Validate and encode a batch of labels: rows of the model's id and label (and outcome) columns."""
+    values = model.label_values()
     check = _Checker()
     out: list[LabelRow] = []
     for i, ev in enumerate(events):
@@ -295,10 +328,11 @@ def prepare_labels(model: ModelConfig, events: Sequence[Any]) -> list[LabelRow]:
         payload: dict[str, Any] = {}
         if model.labeled:
             y = ev.get(model.label)
-            ok = _number(y) if model.task == "regression" else (y is not None and _scalar(y) and not (
-                isinstance(y, float) and not math.isfinite(y)))
-            if not ok:
-                check.bad(i, raw_id, model.label, "a number" if model.task == "regression" else "a class label", y)
+            if model.task == "regression":
+                if not _number(y):
+                    check.bad(i, raw_id, model.label, "a number", y)
+            elif not _in(y, values):
+                check.bad(i, raw_id, model.label, f"a class label, one of {', '.join(values or ())}", y)
             payload[model.label] = int(y) if isinstance(y, bool) else y
         for col in model.outcomes:
             v = ev.get(col)

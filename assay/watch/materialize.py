@@ -16,6 +16,7 @@ A crash anywhere leaves the cursor and the states as they were before the pass, 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,9 +25,11 @@ from typing import Any
 
 import orjson
 
+from assay.errors import AssayError
 from assay.store.watch import Cursor, EventStore, Materialization, StoredLabel, StoredPrediction
 from assay.watch.window import ModelContext, WindowState, merge_all
 
+log = logging.getLogger("assay.watch")
 ROLLUPS = (3600, 86400)
 Key = tuple[str, str, int, float]  # (model, version, level, start)
 
@@ -70,6 +73,7 @@ class Materializer:
         self.window = window
         self.levels = levels(window)
         self.now = now
+        self.unfoldable: dict[str, int] = {}
 
     def run_once(self, limit: int = 20_000) -> PassResult:
         with self.store.materializing() as m:
@@ -107,6 +111,7 @@ class Materializer:
         return total
 
     def _pass(self, m: Materialization, limit: int) -> PassResult:
+        self.unfoldable.clear()
         before = m.cursor
         preds = m.new_predictions(None, limit)
         labs = m.new_labels(limit)
@@ -158,6 +163,10 @@ class Materializer:
             fresh[(model, version, self.window, start)] = merge_all(parts.get((model, version, start), []))
             result.rebuilt += 1
         result.windows = self._write(m, deltas, fresh)
+        for model, bad in self.unfoldable.items():
+            if bad:
+                m.count(model, "unfoldable", bad)
+        self.unfoldable.clear()
         m.advance(after, now=self.now())
         return result
 
@@ -174,11 +183,28 @@ class Materializer:
                 continue
             parts = []
             if traffic:
-                parts.append(ctx.predictions_state([_row(p, id_col, None) for p in rows]))
+                parts += self._safely(ctx.predictions_state, [_row(p, id_col, None) for p in rows], ctx.name)
             joined = [_row(p, id_col, found[p.id]) for p in rows if p.id in found]
             if joined:
-                parts.append(ctx.realized_state(joined))
+                parts += self._safely(ctx.realized_state, joined, ctx.name)
             deltas[key] += parts
+
+    def _safely(self, fold: Callable[[list[dict[str, Any]]], WindowState], rows: list[dict[str, Any]],
+                model: str) -> list[WindowState]:
+        """``fold(rows)``; should a row the ingest accepted still be refused by the states, it is set aside and
+        counted (``unfoldable`` in the status) instead of stopping every model's windows."""
+        try:
+            return [fold(rows)]
+        except AssayError:
+            out, bad = [], 0
+            for row in rows:
+                try:
+                    out.append(fold([row]))
+                except AssayError as exc:
+                    bad += 1
+                    log.warning("materializer: model %s, event %r set aside: %s", model, row.get("id"), exc)
+            self.unfoldable[model] = self.unfoldable.get(model, 0) + bad
+            return out
 
     def _write(self, m: Materialization, deltas: Mapping[tuple[str, str, float], list[WindowState]],
                fresh: Mapping[Key, WindowState]) -> int:

@@ -216,7 +216,7 @@ class Monitor:
         lag = 0.0 if oldest is None else max(self.now() - oldest, 0.0)
         return {"schema": STATUS_SCHEMA, "model": model, "events": counts["events"], "labels": counts["labels"],
                 "pending_labels": counts["pending_labels"], "duplicates": counts["duplicates"],
-                "conflicts": counts["conflicts"],
+                "conflicts": counts["conflicts"], "unfoldable": counts["unfoldable"],
                 "materialization_lag": {"seconds": lag, "predictions": behind_p, "labels": behind_l},
                 "newest_event_time": iso(counts["newest_event_time"]),
                 "versions": [v or None for v in self.store.versions(model)], "window": self.config.window}

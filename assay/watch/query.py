@@ -209,15 +209,22 @@ def outcomes(ctx: ModelContext, state: WindowState) -> dict[str, Any]:
 SERIES_ECE_REPLICATES = 200  # a series' ECE intervals resample fewer times than a run document's (1,000)
 
 
-def _rekeyed(bundle: Bundle, key: Callable[[Hashable], Hashable]) -> Bundle:
-    """The bundle with every group key ``k`` renamed ``key(k)``; score tables uncapped (each window was capped)."""
-    def one(state: Any) -> Any:
+def _rekeyed(bundle: Bundle, key: Callable[[Hashable], Hashable], *, multiclass: bool) -> Bundle:
+    """The bundle with every group key ``k`` renamed ``key(k)``; score tables uncapped (each window was capped).
+
+    A multiclass score table's keys are ``(group, class)``: those become ``(key(group), class)``."""
+    def one(name: str, state: Any) -> Any:
         if state is None:
             return None
-        out = replace(state, groups=tuple(key(k) for k in state.groups))
+        groups: tuple[Hashable, ...]
+        if name == "scores" and multiclass:
+            groups = tuple((key(g), c) for g, c in state.groups)
+        else:
+            groups = tuple(key(k) for k in state.groups)
+        out = replace(state, groups=groups)
         return replace(out, cap=None) if hasattr(out, "cap") else out
 
-    return Bundle(*(one(getattr(bundle, f)) for f in bundle.__dataclass_fields__))
+    return Bundle(*(one(f, getattr(bundle, f)) for f in bundle.__dataclass_fields__))
 
 
 def _pair(t: float, k: Hashable) -> Hashable:
@@ -247,11 +254,11 @@ def _metrics_by_window(ctx: ModelContext, states: list[tuple[float, WindowState]
     for t, state in states:
         bundle = (state.realized or {}).get(grouping)
         if bundle is not None and state.labeled:
-            parts.append(_rekeyed(bundle, partial(_pair, t)))
+            parts.append(_rekeyed(bundle, partial(_pair, t), multiclass=ctx.model.task == "multiclass"))
     if not parts:
         return {}
     merged = Bundle(*(_stack_field([getattr(p, f) for p in parts]) for f in Bundle.__dataclass_fields__))
-    classes = _classes(ctx, states[0][1])
+    classes = _classes(ctx, next(s for _, s in states if s.labeled))
     per = bundle_metrics(merged, ctx.eval_config, classes, ece_replicates=SERIES_ECE_REPLICATES)
     return {k: _slim(v) for k, v in per.items()}
 

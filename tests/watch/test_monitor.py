@@ -292,7 +292,7 @@ def test_llm_traffic_and_outcomes(tmp_path: Path) -> None:
 
 def test_other_tasks_equal_offline(tmp_path: Path) -> None:
     models = ("  reg: {task: regression, prediction: p, label: y, segments: [g]}\n"
-              "  multi: {task: multiclass, proba_prefix: p_, label: y}\n")
+              "  multi: {task: multiclass, proba_prefix: p_, label: y, classes: [x, y, z]}\n")
     mon = _monitor(f"sqlite:///{tmp_path / 'w.sqlite'}", models)
     rng = np.random.default_rng(2)
     n = 500
@@ -373,3 +373,24 @@ def test_gate_holds_a_production_range_against_an_offline_baseline(tmp_path: Pat
     assert ok.decision in ("pass", "inconclusive") and ok.decision != "fail"
     mon.close()
     healthy.close()
+
+
+def test_an_event_the_states_refuse_is_set_aside_not_blocking(tmp_path: Path) -> None:
+    """A safety net behind the ingest checks: a row that the evaluation states refuse is counted, and the others
+    fold."""
+    mon = _monitor(f"sqlite:///{tmp_path / 'w.sqlite'}", BINARY)
+    mon.ingest_predictions("fraud", [{"id": f"e{i}", "timestamp": T0 + i, "s": 0.5} for i in range(10)])
+    ctx = mon.contexts["fraud"]
+    original = ctx.predictions_state
+
+    def picky(rows):  # type: ignore[no-untyped-def]
+        if any(r["id"] == "e3" for r in rows):
+            raise InputError("e3 is refused")
+        return original(rows)
+
+    ctx.predictions_state = picky  # type: ignore[method-assign]
+    mon.materialize()
+    status = mon.status("fraud")
+    assert status["unfoldable"] == 1 and status["materialization_lag"]["predictions"] == 0
+    assert mon.series("fraud", T0, T0 + 300, step="5m")["windows"][0]["predictions"] == 9
+    mon.close()

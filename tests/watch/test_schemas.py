@@ -63,6 +63,7 @@ models:
     task: multiclass
     proba_prefix: p_
     label: y
+    classes: [a, b, c]
     segments: [country]
   price:
     task: regression

@@ -686,7 +686,7 @@ def test_an_acknowledged_event_never_blocks_the_materializer(serve: Callable[...
     """Events the ingest accepts must fold: one that the evaluation states refuse (a label outside the classes, a
     third label value of a binary model, probabilities not summing to one) would stop every model's windows."""
     store = f"sqlite:///{tmp_path / 'watch.sqlite'}"
-    server = serve(store, "  kinds: {task: multiclass, proba_prefix: p_, label: y}\n"
+    server = serve(store, "  kinds: {task: multiclass, proba_prefix: p_, label: y, classes: [a, b]}\n"
                           "  flags: {task: binary, score: s, label: y}\n")
     (token,) = tokens_of(server.config, store, ("ci", ("ingest", "read")))
     c = client(server, token)
