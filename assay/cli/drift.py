@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from assay.cli._progress import ReadProgress
+from assay.cli._tables import STDIN, TABLE_HELP, add_table_options, check_stdin
 from assay.drift.methods import DEFAULT_MIN_EFFECT
 from assay.drift.profile import KINDS
 from assay.errors import ConfigError, message
@@ -49,6 +50,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refusal-phrases", metavar="'A|B|...' or @FILE",
                    help="text columns: phrases that mark a refusal ('|'-separated, or one per line in FILE)")
     p.add_argument("--seed", type=int, default=0, help="seed of sampling and permutation tests (default 0)")
+    add_table_options(p)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
@@ -57,8 +59,8 @@ def add_parser(sub: Any) -> None:
         "drift", help="data quality and distribution shift between a reference and current data",
         description="Compare current data with a reference (a table or a profile). Example: assay drift "
         "reference.profile today.parquet --out drift.json --html drift.html --fail-on-drift")
-    p.add_argument("reference", help="reference table (CSV, Parquet, JSON Lines, Arrow IPC) or .profile")
-    p.add_argument("current", nargs="?", help="current table or a profile made --like the reference")
+    p.add_argument("reference", help=f"reference table (CSV, Parquet, JSON Lines, Arrow IPC) or .profile, {TABLE_HELP}")
+    p.add_argument("current", nargs="?", help=f"current table or a profile made --like the reference, {TABLE_HELP}")
     _common(p)
     p.add_argument("--exclude", help="comma-separated columns to leave out")
     p.add_argument("--prediction", help="the model's prediction or score column (tested, marked as prediction)")
@@ -97,7 +99,8 @@ def add_parser(sub: Any) -> None:
         description="Profile a table once and drift against the profile later. Examples: assay profile "
         "train.parquet --out reference.profile; assay profile today.parquet --like reference.profile --out "
         "today.profile; assay profile day1.profile day2.profile --out month.profile")
-    q.add_argument("inputs", nargs="+", help="a table, or tables with --like, or profiles to merge")
+    q.add_argument("inputs", nargs="+", help="a table, or tables with --like, or profiles to merge; one table may be - "
+                   "(standard input, read whole into memory)")
     q.add_argument("--out", required=True, help="write the profile here")
     q.add_argument("--like", help="count on this reference profile's grid (so that profiles merge)")
     _common(q)
@@ -112,7 +115,7 @@ def _check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
             raise ConfigError(message(where=f"option --{option.replace('_', '-')} {path!r}",
                                       expected="a path in an existing folder", found=f"no folder {folder!r}",
                                       fix="create the folder first, or write somewhere else"))
-        if path and any(os.path.abspath(path) == os.path.abspath(i) for i in inputs if i):
+        if path and any(os.path.abspath(path) == os.path.abspath(i) for i in inputs if i and i != STDIN):
             raise ConfigError(message(where=f"option --{option.replace('_', '-')}", expected="an output path",
                                       found=f"the input file {path!r}", fix="write the output somewhere else"))
 
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from assay.drift.run import drift
 
     _check_outputs(args, [args.reference, args.current])
+    check_stdin([args.reference, args.current], args.format)
     err = make_console(stderr=True)
     phrases = _phrases(args.refusal_phrases)
     kinds = _pairs(args.kind, "--kind", "zip=categorical")
@@ -144,9 +148,10 @@ def run(args: argparse.Namespace) -> int:
         multivariate=args.multivariate, multivariate_rows=args.multivariate_rows, seed=args.seed)
     if phrases is not None:
         options["refusal_phrases"] = phrases
+    reference, current = (_stdin_table(args) if path == STDIN else path for path in (args.reference, args.current))
     with ReadProgress(err, quiet=args.quiet) as update:
         progress = (lambda stage, rows, total: update(rows, total, stage)) if update else None
-        result = drift(args.reference, args.current, progress=progress, **options)
+        result = drift(reference, current, progress=progress, encoding=args.encoding, **options)
     doc = result.to_dict()
     if args.out:
         result.write(args.out)
@@ -165,6 +170,13 @@ def run(args: argparse.Namespace) -> int:
             if path:
                 console.print(f"[dim]{label}:[/] {path}")
     return EXIT_DRIFT if (args.fail_on_drift and result.drifted) else EXIT_OK
+
+
+def _stdin_table(args: argparse.Namespace) -> Any:
+    """The table piped to standard input, opened here so that --format applies to it alone."""
+    from assay.data.tables import open_table
+
+    return open_table(STDIN, encoding=args.encoding, format=args.format)
 
 
 def _ci_outputs(args: argparse.Namespace, doc: dict[str, Any]) -> None:
@@ -199,7 +211,7 @@ def _simulate(args: argparse.Namespace, kinds: dict[str, str], phrases: tuple[st
     with ReadProgress(err, quiet=args.quiet, label="simulating") as update:
         doc = simulate(args.reference, sizes=sizes, repeats=args.repeats, columns=args.columns,
                        kinds=kinds or None, alpha=args.alpha, correction=args.correction, seed=args.seed,
-                       progress=update)
+                       encoding=args.encoding, format=args.format, progress=update)
     if args.out:
         from assay.data.atomic import atomic_write
 
@@ -214,9 +226,10 @@ def run_profile(args: argparse.Namespace) -> int:
     from assay.drift.profile import is_profile_path, load_profile, merge_profiles, profile
 
     _check_outputs(args, [*args.inputs, args.like])
+    check_stdin(args.inputs, args.format)
     err = make_console(stderr=True)
-    tables = [i for i in args.inputs if not is_profile_path(i)]
-    profiles = [load_profile(i) for i in args.inputs if is_profile_path(i)]
+    tables = [i for i in args.inputs if i == STDIN or not is_profile_path(i)]
+    profiles = [load_profile(i) for i in args.inputs if i != STDIN and is_profile_path(i)]
     kinds = _pairs(args.kind, "--kind", "zip=categorical")
     like = load_profile(args.like) if args.like else None
     if like is None and tables and (len(tables) > 1 or profiles):
@@ -234,7 +247,8 @@ def run_profile(args: argparse.Namespace) -> int:
             options: dict[str, Any] = dict(columns=args.columns.split(",") if args.columns else None,
                                            progress=(lambda r, t, p=path: update(r, t, p)) if update else None,
                                            kinds=kinds or None, fine_bins=args.fine_bins, bins=args.bins,
-                                           seed=args.seed)
+                                           seed=args.seed, encoding=args.encoding,
+                                           format=args.format if path == STDIN else None)
             if phrases is not None:
                 options["refusal_phrases"] = phrases
             made.append(profile(path, like=like, **options))

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from assay.cli._progress import ReadProgress
+from assay.cli._tables import TABLE_HELP, add_table_options, check_stdin
 from assay.errors import ConfigError
 
 
@@ -16,7 +17,8 @@ def add_parser(sub: Any) -> None:
         description="Evaluate predictions against labels. Example: assay evaluate preds.parquet --task binary "
         "--label is_fraud --score fraud_score --segment country --sensitive gender --out run.json --html report.html",
     )
-    p.add_argument("data", help="CSV, Parquet, JSON Lines or Arrow IPC file")
+    p.add_argument("data", help=f"CSV, Parquet, JSON Lines or Arrow IPC file, {TABLE_HELP}")
+    add_table_options(p)
     p.add_argument("--task", required=True, choices=["binary", "multiclass", "regression", "ranking"])
     p.add_argument("--label", default="label", help="label column (default: label)")
     p.add_argument("--score", help="score column: probability of the positive class, or a margin/logit with "
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from assay.evaluation import evaluate
     from assay.report.terminal import render
 
+    check_stdin([args.data], args.format)
     for option, path in (("--out", args.out), ("--html", args.html), ("--items", args.items)):
         if path and path == args.data:
             raise ConfigError(f"option {option}: expected an output path, found the input file {path!r}. "
@@ -77,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     )
     err = make_console(stderr=True)
     with ReadProgress(err, quiet=args.quiet) as progress:
-        result = evaluate(args.data, task=args.task, label=args.label, progress=progress, **options)
+        result = evaluate(args.data, task=args.task, label=args.label, progress=progress, encoding=args.encoding,
+                          format=args.format, **options)
     doc = result.to_dict()
     html = None
     if args.html:

@@ -2,18 +2,22 @@
 
 A reader knows its file's schema (and row count, where the format stores it) after opening, and yields record
 batches of the requested columns; every error pyarrow or the OS raises, at opening or mid-stream, leaves as a
-:class:`~assay.errors.ReadError` naming the file and, where pyarrow tells, the column and the row.
+:class:`~assay.errors.ReadError` naming the file and, where pyarrow tells, the column and the row. A reader's bytes
+come from an :class:`Origin`: a file, or bytes already in memory (a table piped to standard input). Text formats
+take an ``encoding`` (``None``: UTF-8, checked batch by batch; see :mod:`assay.data._text`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from assay.data._text import decode_error_text, first_invalid_line, invalid_utf8, not_utf8_text
 from assay.errors import ReadError, message
 
 BLOCK_BYTES = 16 << 20
@@ -32,7 +36,7 @@ FORMATS: dict[str, str] = {
 }
 LABELS = {"csv": "CSV", "ipc": "Arrow IPC", "jsonl": "JSON Lines", "parquet": "Parquet"}
 
-ARROW_ERRORS = (pa.ArrowException, OSError, EOFError)
+ARROW_ERRORS = (pa.ArrowException, OSError, EOFError, UnicodeDecodeError)
 READ_ROWS = 1 << 20  # batch size when a streamed file is read whole; any size gives the same table
 
 
@@ -63,16 +67,59 @@ class MemoryReader(Reader):
         return self.table if columns is None else self.table.select(columns)
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a reader's bytes are: a file at ``path``, or ``data`` in memory (what was piped to standard input)."""
+
+    path: Path | None = None
+    data: pa.Buffer | None = None
+
+    def source(self) -> Any:
+        """What pyarrow's readers open: the path (decompressed by its extension, ``.csv.gz``) or the bytes."""
+        return str(self.path) if self.path is not None else pa.BufferReader(self.data)
+
+    def stream(self) -> pa.NativeFile:
+        """A fresh stream of the (decompressed) bytes."""
+        return pa.input_stream(str(self.path)) if self.path is not None else pa.BufferReader(self.data)
+
+    def head(self, size: int) -> bytes:
+        """The first ``size`` bytes as stored (not decompressed)."""
+        if self.path is None:
+            assert self.data is not None
+            return self.data[:size].to_pybytes()
+        with open(self.path, "rb") as file:
+            return file.read(size)
+
+
 class FileReader(Reader):
     kind = ""
 
-    def __init__(self, path: Path, name: str) -> None:
-        self.path = path
+    def __init__(self, origin: Origin, name: str, *, encoding: str | None = None) -> None:
+        self.origin = origin
         self.name = name
+        self.encoding = encoding
 
     def _fail(self, exc: BaseException, rows_before: int = 0) -> ReadError:
+        if isinstance(exc, UnicodeDecodeError):
+            if self.encoding is not None:
+                return ReadError(decode_error_text(exc, name=self.name, encoding=self.encoding))
+            return ReadError(self._not_utf8(exc))
         schema = getattr(self, "schema", None)
         return ReadError(read_error_text(exc, name=self.name, kind=self.kind, schema=schema, rows_before=rows_before))
+
+    def _not_utf8(self, exc: UnicodeDecodeError) -> str:
+        """Bytes that are not UTF-8 where pyarrow decodes them itself (column names): the line they are on."""
+        try:
+            hit = first_invalid_line(self.origin.stream())
+        except ARROW_ERRORS:
+            hit = None
+        if hit is None:
+            raw = exc.object if isinstance(exc.object, bytes) else bytes(exc.object)
+            return not_utf8_text(self.name, raw)
+        line, text = hit
+        header = self.kind == "csv" and line == 1
+        where = f"the header of {self.name} (line 1)" if header else f"{self.name}, line {line}"
+        return not_utf8_text(where, text)
 
     def _guard(self, make: Callable[[], Iterable[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
         """Run ``make()`` and iterate it, turning any pyarrow error into a ``ReadError`` naming the file."""
@@ -88,8 +135,8 @@ class FileReader(Reader):
 class ParquetReader(FileReader):
     kind = "parquet"
 
-    def __init__(self, path: Path, name: str) -> None:
-        super().__init__(path, name)
+    def __init__(self, origin: Origin, name: str, *, encoding: str | None = None) -> None:
+        super().__init__(origin, name, encoding=encoding)
         try:
             with self._file() as file:
                 self.schema = file.schema_arrow
@@ -102,7 +149,7 @@ class ParquetReader(FileReader):
 
         # pre_buffer=False: with pre-buffering, pyarrow keeps every row group it has read resident while the file
         # is open, so streaming a 100M-row file grew to the file's size (about 9 bytes a row) instead of one chunk
-        return pq.ParquetFile(self.path, pre_buffer=False)
+        return pq.ParquetFile(self.origin.source(), pre_buffer=False)
 
     def batches(self, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
         def make() -> Iterator[pa.RecordBatch]:
@@ -122,11 +169,10 @@ class ParquetReader(FileReader):
 class IpcReader(FileReader):
     kind = "ipc"
 
-    def __init__(self, path: Path, name: str) -> None:
-        super().__init__(path, name)
+    def __init__(self, origin: Origin, name: str, *, encoding: str | None = None) -> None:
+        super().__init__(origin, name, encoding=encoding)
         try:
-            with open(path, "rb") as file:
-                magic = file.read(6)
+            magic = origin.head(6)
         except OSError as exc:
             raise self._fail(exc) from exc
         if magic[:4] == b"FEA1":
@@ -152,7 +198,8 @@ class IpcReader(FileReader):
         options = None
         if columns is not None:
             options = ipc.IpcReadOptions(included_fields=sorted(self.schema.get_field_index(c) for c in columns))
-        source = pa.memory_map(str(self.path))
+        path = self.origin.path
+        source = pa.memory_map(str(path)) if path is not None else pa.BufferReader(self.origin.data)
         if self.file_format:
             return ipc.open_file(source, options=options)
         return ipc.open_stream(source, options=options)
@@ -169,18 +216,20 @@ class IpcReader(FileReader):
 
 class StreamReader(FileReader):
     """A text format read as a stream (CSV, JSON Lines): the row count is unknown, and an empty file, which pyarrow
-    reports as an error (``empty_error``), is a table of no rows and no columns."""
+    reports as an error (``empty_error``), is a table of no rows and no columns. Read without an ``encoding``, every
+    batch is checked for bytes that are not UTF-8 (pyarrow does not stop at them)."""
 
     empty_error = ""
 
-    def __init__(self, path: Path, name: str) -> None:
-        super().__init__(path, name)
+    def __init__(self, origin: Origin, name: str, *, encoding: str | None = None) -> None:
+        super().__init__(origin, name, encoding=encoding)
         self.num_rows = None
         self.empty = False
         try:
             self.schema = self._open(None).schema
+            self.schema.names  # noqa: B018 - pyarrow decodes the names here: bytes that are not UTF-8 raise
         except ARROW_ERRORS as exc:
-            if self.empty_error not in str(exc):
+            if isinstance(exc, UnicodeDecodeError) or self.empty_error not in str(exc):
                 raise self._fail(exc) from exc
             self.empty, self.schema = True, pa.schema([])
 
@@ -190,7 +239,20 @@ class StreamReader(FileReader):
     def batches(self, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
         if self.empty:
             return iter(())
-        return self._guard(lambda: self._open(columns))
+        batches = self._guard(lambda: self._open(columns))
+        return batches if self.encoding is not None else self._checked(batches)
+
+    def _checked(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        rows = 0
+        for batch in batches:
+            hit = invalid_utf8(batch)
+            if hit is not None:
+                column, row, value = hit
+                row += rows
+                line = row + (2 if self.kind == "csv" else 1)  # as in pyarrow's messages: the header is line 1
+                raise ReadError(not_utf8_text(f"column {column!r} of {self.name}, row {row} (line {line})", value))
+            rows += batch.num_rows
+            yield batch
 
 
 class CsvReader(StreamReader):
@@ -201,11 +263,13 @@ class CsvReader(StreamReader):
         import pyarrow.csv as csv
 
         return csv.open_csv(
-            self.path,
+            self.origin.source(),
             # use_threads=False: pyarrow reports the row of a parse error only when reading serially
-            read_options=csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+            read_options=csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False, encoding=self.encoding or "utf8"),
             parse_options=csv.ParseOptions(newlines_in_values=True),
-            convert_options=csv.ConvertOptions(include_columns=columns or []),
+            # check_utf8=False: pyarrow would make a column with a byte that is not UTF-8 a binary column; the
+            # batches are checked instead (StreamReader._checked), so that the error names the row and the byte
+            convert_options=csv.ConvertOptions(include_columns=columns or [], check_utf8=False),
         )
 
     def batches(self, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
@@ -227,9 +291,12 @@ class JsonReader(StreamReader):
             # pyarrow.json has no column selection: pin the requested columns' types and skip the other fields
             projected = pa.schema([self.schema.field(c) for c in columns])
             parse_options = json.ParseOptions(explicit_schema=projected, unexpected_field_behavior="ignore")
-        return json.open_json(
-            self.path, read_options=json.ReadOptions(block_size=BLOCK_BYTES), parse_options=parse_options
-        )
+        if self.encoding is None:
+            source = self.origin.source()
+        else:  # pyarrow.json reads UTF-8 only: decode to it on the way, block by block
+            source = pa.transcoding_input_stream(self.origin.stream(), self.encoding, "utf-8")
+        return json.open_json(source, read_options=json.ReadOptions(block_size=BLOCK_BYTES),
+                              parse_options=parse_options)
 
 
 READERS: dict[str, type[FileReader]] = {

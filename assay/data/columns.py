@@ -116,16 +116,21 @@ def to_numpy(array: ArrowColumn) -> np.ndarray:
     return array.to_numpy(zero_copy_only=False)
 
 
-def to_codes(array: ArrowColumn, *, column: str, source: str) -> tuple[np.ndarray, list[Any]]:
+def to_codes(array: ArrowColumn, *, column: str, source: str, row_offset: int = 0) -> tuple[np.ndarray, list[Any]]:
     """Integer codes (int64) of a column's values and the distinct values in code order (order of first appearance).
 
-    Nulls are a value of their own, ``None``; NaNs share one code.
+    Nulls are a value of their own, ``None``; NaNs share one code. Bytes (a binary column) are decoded as UTF-8, so
+    that groups are named by text, never by the repr of bytes; bytes that are not UTF-8 are a
+    :class:`~assay.errors.ColumnError` naming the row (from ``row_offset``) and the byte.
 
     >>> import pyarrow as pa
     >>> codes, values = to_codes(pa.chunked_array([[True, None], [False, True]]), column="g", source="a.csv")
     >>> codes.tolist(), values
     ([0, 1, 2, 0], [True, None, False])
+    >>> to_codes(pa.array(["café".encode(), b"bar"]), column="g", source="a.parquet")[1]
+    ['café', 'bar']
     """
+    array = _as_text(array, column=column, source=source, row_offset=row_offset)
     fast = _dictionary_codes(array)
     if fast is not None:
         return fast
@@ -176,6 +181,41 @@ def _dictionary_codes(array: ArrowColumn) -> tuple[np.ndarray, list[Any]] | None
         return indices, values
     lut = np.cumsum(used) - 1
     return lut[indices], [v for v, u in zip(values, used, strict=True) if u]
+
+
+def _is_bytes(kind: pa.DataType) -> bool:
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
+
+
+def _as_text(array: ArrowColumn, *, column: str, source: str, row_offset: int) -> ArrowColumn:
+    """A binary column (or a dictionary of binary values) as UTF-8 text; other columns as they are."""
+    kind = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
+    if not _is_bytes(kind):
+        return array
+    values = _decoded(array)
+    target = pa.large_string() if pa.types.is_large_binary(kind) else pa.string()
+    try:
+        return pc.cast(values, target)  # checks that every value is UTF-8
+    except pa.ArrowInvalid:
+        pass
+    from assay.data._text import not_utf8_text
+
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    row = row_offset
+    for chunk in chunks:
+        for value in chunk.to_pylist():
+            if value is not None:
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ColumnError(not_utf8_text(
+                        f"column {column!r} of {source}, row {row}", value,
+                        fix="decode the column to text before evaluating (bytes.decode with its encoding), or pick "
+                        "another column; for CSV and JSON Lines, pass the file's encoding: --encoding latin-1",
+                    )) from None
+            row += 1
+    raise ColumnError(message(where=f"column {column!r} of {source}", expected="values that can be grouped",
+                              found=f"values of type {kind} that do not convert to text"))
 
 
 def _decoded(array: ArrowColumn) -> ArrowColumn:

@@ -9,9 +9,14 @@ TableSource('<dict of columns>', columns=['id', 'y'], num_rows=3)
 [0.5, 1.0, 0.0]
 
 Sources: a path to CSV (``.csv``, ``.csv.gz``), Parquet (``.parquet``, ``.pq``), JSON Lines (``.jsonl``,
-``.ndjson``) or Arrow IPC (``.arrow``, ``.feather``, ``.ipc``; file or stream format); a pandas or polars
+``.ndjson``) or Arrow IPC (``.arrow``, ``.feather``, ``.ipc``; file or stream format); ``"-"``, a table piped to
+standard input (read whole into memory, as bytes; the format told by ``format=`` or by content); a pandas or polars
 DataFrame; a pyarrow Table or RecordBatch; a dict of equal-length columns. pandas and polars are never imported
 here: a frame is recognised by its type's module and converted with its own method.
+
+Text (CSV, JSON Lines) is read as UTF-8 unless ``encoding=`` names another encoding; a byte that is not UTF-8
+stops the read with a :class:`~assay.errors.ReadError` naming the file, the column, the row and the byte, never a
+column of bytes (see :mod:`assay.data._text`).
 
 Files are streamed, never loaded whole by :meth:`TableSource.batches`: Parquet by row batches, Arrow IPC from a
 memory map, CSV and JSON Lines block by block (16 MiB blocks). CSV and JSON Lines store no types, so pyarrow infers
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,14 +38,23 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from assay.data._formats import FORMATS, READERS, FileReader, MemoryReader, Reader
+from assay.data._formats import FORMATS, READERS, FileReader, MemoryReader, Origin, Reader
 from assay.data._frames import to_arrow
+from assay.data._text import normalize_encoding
 from assay.errors import ColumnError, ConfigError, ReadError, message
 
-__all__ = ["SUPPORTED_EXTENSIONS", "TableSource", "open_table"]
+__all__ = ["STDIN", "SUPPORTED_EXTENSIONS", "TABLE_FORMATS", "TableSource", "open_table"]
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(FORMATS))
 """File name endings :func:`open_table` reads (matched case-insensitively)."""
+
+STDIN = "-"
+"""The path that stands for standard input."""
+
+TABLE_FORMATS: dict[str, str] = {"csv": "csv", "jsonl": "jsonl", "arrow": "ipc", "parquet": "parquet"}
+"""The names ``format=`` (``--format``) accepts, and the reader each one picks."""
+
+STDIN_NAME = "<stdin>"
 
 _MAX_LISTED = 30
 
@@ -152,12 +167,21 @@ class TableSource:
         return names
 
 
-def open_table(source: Any, *, chunk_rows: int = 1_000_000, name: str | None = None) -> TableSource:
+def open_table(source: Any, *, chunk_rows: int = 1_000_000, name: str | None = None, encoding: str | None = None,
+               format: str | None = None) -> TableSource:
     """Open ``source`` as a :class:`TableSource`; files are checked and their schema read, their rows are not.
 
-    ``source`` is a path (``str`` or :class:`pathlib.Path`) with one of :data:`SUPPORTED_EXTENSIONS`, a pandas
-    or polars DataFrame, a pyarrow Table or RecordBatch, or a dict of equal-length lists or NumPy arrays.
-    ``chunk_rows`` caps the rows per batch; ``name`` replaces the name used in messages and ``.name``.
+    ``source`` is a path (``str`` or :class:`pathlib.Path`) with one of :data:`SUPPORTED_EXTENSIONS`, ``"-"`` for
+    a table piped to standard input, a pandas or polars DataFrame, a pyarrow Table or RecordBatch, or a dict of
+    equal-length lists or NumPy arrays. ``chunk_rows`` caps the rows per batch; ``name`` replaces the name used in
+    messages and ``.name``.
+
+    ``encoding`` is the text encoding of CSV and JSON Lines (default UTF-8, e.g. ``"latin-1"``); it has no effect
+    on Parquet and Arrow IPC, whose text is UTF-8 by definition, nor on tables in memory. ``format`` (``"csv"``,
+    ``"jsonl"``, ``"arrow"`` or ``"parquet"``) reads the file as that format whatever its extension; standard input
+    is otherwise told apart by content: an Arrow IPC stream starts with the bytes ``ff ff ff ff``, an Arrow IPC
+    file with ``ARROW1``, Parquet with ``PAR1``, JSON Lines with ``{``; anything else is read as CSV. Standard
+    input is read whole into memory, as bytes.
 
     >>> open_table({"y": [1, 0]}, name="scores").name
     'scores'
@@ -176,11 +200,21 @@ def open_table(source: Any, *, chunk_rows: int = 1_000_000, name: str | None = N
             )
         )
     chunk_rows = int(chunk_rows)
+    encoding = normalize_encoding(encoding)
+    kind = _format_kind(format)
+    if isinstance(source, str) and source == STDIN:
+        label = name if name is not None else STDIN_NAME
+        data = _read_stdin(label)
+        reader = READERS[kind or _sniff(data, encoding, label)](Origin(data=data), label, encoding=encoding)
+        return TableSource(reader, name=label, chunk_rows=chunk_rows, size_bytes=data.size, in_memory=False)
     if isinstance(source, str | os.PathLike):
         label = name if name is not None else os.fspath(source)
         path = Path(source)
-        reader = _open_file(path, label)
+        reader = _open_file(path, label, kind, encoding)
         return TableSource(reader, name=label, chunk_rows=chunk_rows, size_bytes=path.stat().st_size, in_memory=False)
+    if kind is not None:
+        raise ConfigError(message(where=f"format {format!r}", expected="a file or standard input to read",
+                                  found=f"a table in memory ({type(source).__name__})", fix="drop format="))
     table, default_name = to_arrow(source, name)
     return TableSource(
         MemoryReader(table),
@@ -191,7 +225,48 @@ def open_table(source: Any, *, chunk_rows: int = 1_000_000, name: str | None = N
     )
 
 
-def _open_file(path: Path, name: str) -> FileReader:
+def _format_kind(format: str | None) -> str | None:
+    if format is None:
+        return None
+    kind = TABLE_FORMATS.get(format.strip().lower()) if isinstance(format, str) else None
+    if kind is None:
+        raise ConfigError(message(where="format", expected=f"one of {', '.join(TABLE_FORMATS)}", found=repr(format),
+                                  fix="pass --format csv (format='csv' in Python), or leave it out"))
+    return kind
+
+
+def _read_stdin(name: str) -> pa.Buffer:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None or sys.stdin.isatty():
+        found = "a terminal" if stream is not None else "no standard input"
+        raise ReadError(message(where=name, expected="a table piped to standard input", found=found,
+                                fix="pipe the table in (e.g. `query | assay evaluate - ...`) or pass a file path"))
+    data = stream.read()
+    if not data:
+        raise ReadError(message(
+            where=name, expected="a table on standard input (CSV, JSON Lines, an Arrow IPC stream or Parquet)",
+            found="no data: standard input was empty",
+            fix="check the command that writes the table into the pipe, or pass a file path"))
+    return pa.py_buffer(data)
+
+
+def _sniff(data: pa.Buffer, encoding: str | None, name: str) -> str:
+    """The format of bytes piped in, told by their start (see :func:`open_table`)."""
+    head = data[:4096].to_pybytes()
+    if head.startswith(b"\xff\xff\xff\xff"):  # the continuation marker that starts every IPC stream message
+        return "ipc"
+    if head.startswith(b"ARROW1"):
+        return "ipc"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\x1f\x8b"):
+        raise ReadError(message(where=name, expected="CSV, JSON Lines, an Arrow IPC stream or Parquet",
+                                found="gzip-compressed data", fix="decompress it on the way (gunzip -c FILE | ...)"))
+    text = head.decode(encoding or "utf-8", errors="ignore").lstrip("\ufeff \t\r\n")
+    return "jsonl" if text.startswith("{") else "csv"
+
+
+def _open_file(path: Path, name: str, kind: str | None = None, encoding: str | None = None) -> FileReader:
     if not path.exists():
         raise ReadError(
             message(
@@ -210,6 +285,8 @@ def _open_file(path: Path, name: str) -> FileReader:
                 fix="pass the path of a data file inside it",
             )
         )
+    if kind is not None:
+        return READERS[kind](Origin(path=path), name, encoding=encoding)
     lowered = path.name.lower()
     ending = next((e for e in sorted(FORMATS, key=len, reverse=True) if lowered.endswith(e)), None)
     if ending is None:
@@ -221,7 +298,7 @@ def _open_file(path: Path, name: str) -> FileReader:
                 fix="convert the file to CSV, Parquet, JSON Lines or Arrow IPC, or rename it if it is one of those",
             )
         )
-    return READERS[FORMATS[ending]](path, name)
+    return READERS[FORMATS[ending]](Origin(path=path), name, encoding=encoding)
 
 
 def _missing_column(column: str, name: str, existing: list[str]) -> str:

@@ -92,7 +92,6 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from assay.errors import ConfigError, InputError, message
 
@@ -357,6 +356,7 @@ def _counts(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, method: str) -
 
 def _g_test(r: np.ndarray, c: np.ndarray) -> tuple[float, float]:
     """G statistic of the 2 × k table ``[r; c]`` (no empty columns) and its chi-square p-value on k - 1 df."""
+    from scipy import special  # here, not at import: scipy is most of assay's import time
     table = np.vstack([r, c])
     expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
     g = max(float(2.0 * special.xlogy(table, table / expected).sum()), 0.0)
@@ -373,6 +373,7 @@ def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, smoothing: floa
     >>> round(t.effect, 4)
     0.0397
     """
+    from scipy import special  # here, not at import: scipy is most of assay's import time
     if not np.isfinite(smoothing) or smoothing < 0:
         raise ConfigError(message(where="argument 'smoothing'", expected="a pseudo-count >= 0",
                                   found=repr(smoothing)))
@@ -398,6 +399,7 @@ def jensen_shannon(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> Test
     >>> t.statistic, t.effect, t.p_value < 1e-6
     (1.0, 1.0, True)
     """
+    from scipy import special  # here, not at import: scipy is most of assay's import time
     r, c = _counts(ref_counts, cur_counts, "jensen_shannon")
     n_r, n_c = r.sum(), c.sum()
     if r.size < 2:
@@ -468,6 +470,7 @@ def _proportions(success: tuple[float, float, float, float], method: str, what: 
 
 
 def _pooled_z(s1: float, n1: float, s2: float, n2: float) -> tuple[float, float]:
+    from scipy import special  # here, not at import: scipy is most of assay's import time
     pooled = (s1 + s2) / (n1 + n2)
     var = pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)
     if var <= 0:

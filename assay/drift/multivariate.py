@@ -104,7 +104,6 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import special
 
 from assay.drift.profile import as_floats
 from assay.errors import ConfigError, InputError, message
@@ -379,6 +378,7 @@ def _auc_se(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def _one_sided_p(auc: float, se: float) -> float:
+    from scipy import special  # here, not at import: scipy is most of assay's import time
     if se > 0:
         return float(special.ndtr(-(auc - 0.5) / se))
     return 0.0 if auc > 0.5 else 1.0

@@ -480,8 +480,10 @@ def profile(source: Any, *, like: Profile | str | os.PathLike[str] | None = None
             columns: Sequence[str] | None = None, kinds: Mapping[str, str] | None = None,
             fine_bins: int = 200, bins: int = 10, refusal_phrases: Sequence[str] = DEFAULT_REFUSAL_PHRASES,
             max_categories: int = DEFAULT_MAX_CATEGORIES, grid_sample: int = 1_000_000, seed: int = 0,
-            name: str | None = None, progress: Progress | None = None) -> Profile:
-    """Profile a table (a path, a pyarrow Table, a pandas or polars DataFrame, a dict of arrays).
+            name: str | None = None, encoding: str | None = None, format: str | None = None,
+            progress: Progress | None = None) -> Profile:
+    """Profile a table (a path, ``"-"`` for standard input, a pyarrow Table, a pandas or polars DataFrame, a dict
+    of arrays); ``encoding`` and ``format`` are those of :func:`~assay.data.tables.open_table`.
 
     Without ``like`` this is a reference profile: kinds are inferred (``kinds`` overrides some), grids placed.
     With ``like`` (a :class:`Profile` or its path), the reference's columns, kinds, grids and settings are used;
@@ -495,7 +497,8 @@ def profile(source: Any, *, like: Profile | str | os.PathLike[str] | None = None
     >>> cur.columns["x"].counts.sum(), dict(cur.columns["c"].counts)
     (np.int64(2), {'a': 1, 'z': 1})
     """
-    src = source if isinstance(source, TableSource) else open_table(source, name=name)
+    src = source if isinstance(source, TableSource) else open_table(source, name=name, encoding=encoding,
+                                                                    format=format)
     reference = load_profile(like) if isinstance(like, str | os.PathLike) else like
     if reference is not None:
         refuse_changed_settings(reference, kinds=kinds, fine_bins=fine_bins, bins=bins,

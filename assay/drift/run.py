@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from assay._version import __version__
-from assay.data.tables import TableSource, open_table
+from assay.data.tables import STDIN, TableSource, open_table
 from assay.drift.compare import CORRECTIONS, RAW_METHODS, compare_columns, resolve_method
 from assay.drift.methods import DEFAULT_MIN_EFFECT
 from assay.drift.profile import (
@@ -83,14 +83,14 @@ class DriftResult:
         write_html(path, render_drift(self.document))
 
 
-def _as_profile_or_source(x: Any) -> Profile | TableSource:
+def _as_profile_or_source(x: Any, encoding: str | None) -> Profile | TableSource:
     if isinstance(x, Profile):
         return x
     if isinstance(x, TableSource):
         return x
-    if isinstance(x, str | os.PathLike) and is_profile_path(x):
+    if isinstance(x, str | os.PathLike) and x != STDIN and is_profile_path(x):
         return load_profile(x)
-    return open_table(x)
+    return open_table(x, encoding=encoding)
 
 
 def _names(given: Sequence[str] | str | None) -> list[str] | None:
@@ -112,7 +112,7 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
           prediction: str | None = None, label: str | None = None, alpha: float = 0.05, correction: str = "holm",
           bins: int = 10, fine_bins: int = 200, refusal_phrases: Sequence[str] = DEFAULT_REFUSAL_PHRASES,
           psi_smoothing: float = 0.5, multivariate: bool = False, multivariate_rows: int = 100_000, seed: int = 0,
-          progress: Progress | None = None) -> DriftResult:
+          encoding: str | None = None, progress: Progress | None = None) -> DriftResult:
     """Drift of ``current`` against ``reference``, per column and for the table.
 
     ``reference`` is a table (path, pyarrow Table, pandas or polars DataFrame, dict of arrays) or a
@@ -123,7 +123,9 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
     per column or per kind (``{"age": "ks", "categorical": "chi2"}``); ``min_effect`` moves a method's practical
     floor (``{"psi": 0.02}``); ``psi_smoothing`` is the count added to every PSI bin on both sides (0 for raw PSI,
     infinite when a bin is empty on one side). ``correction`` is ``"holm"`` (family-wise), ``"bh"`` (false
-    discovery rate) or ``"none"``. See :mod:`assay.drift.compare` for the rule.
+    discovery rate) or ``"none"``. See :mod:`assay.drift.compare` for the rule. A table given as a path is read by
+    :func:`~assay.data.tables.open_table` (``"-"``: standard input, for one of the two) with ``encoding``, the text
+    encoding of CSV and JSON Lines (default UTF-8).
     """
     if correction not in CORRECTIONS:  # options first: fail before reading anything
         raise ConfigError(message(where="correction", expected=f"one of {', '.join(CORRECTIONS)}",
@@ -136,8 +138,11 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | str | None =
     if bad:
         raise ConfigError(message(where=f"min_effect for {bad}", expected=f"methods among {sorted(DEFAULT_MIN_EFFECT)}",
                                   found=str(bad)))
-    ref_in = _as_profile_or_source(reference)
-    cur_in = _as_profile_or_source(current)
+    if isinstance(reference, str) and isinstance(current, str) and reference == current == STDIN:
+        raise ConfigError(message(where="reference and current", expected="at most one table from standard input",
+                                  found="'-' for both", fix="pass one of them as a file or a profile"))
+    ref_in = _as_profile_or_source(reference, encoding)
+    cur_in = _as_profile_or_source(current, encoding)
     wanted = _names(columns)
     dropped = set(_names(exclude) or [])
     roles = {c: r for c, r in ((prediction, "prediction"), (label, "label")) if c}

@@ -92,13 +92,14 @@ def _binomial_upper(k: int, n: int, level: float = 0.95) -> float:
 
 def simulate(reference: Any, *, sizes: Sequence[int] = (500, 5000, 50000), repeats: int = 20,
              columns: Sequence[str] | str | None = None, kinds: Mapping[str, str] | None = None,
-             alpha: float = 0.05, correction: str = "holm", seed: int = 0,
-             progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
-    """Detection and false-alarm rates of the default drift rule on resamples of ``reference`` (see the module)."""
+             alpha: float = 0.05, correction: str = "holm", seed: int = 0, encoding: str | None = None,
+             format: str | None = None, progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+    """Detection and false-alarm rates of the default drift rule on resamples of ``reference`` (see the module);
+    ``encoding`` and ``format`` are those of :func:`~assay.data.tables.open_table`."""
     if repeats < 1 or not sizes or any(n < 2 for n in sizes):
         raise InputError(message(where="--simulate", expected="repeats >= 1 and sizes >= 2",
                                  found=f"repeats {repeats}, sizes {list(sizes)}", fix="e.g. --sizes 500,5000"))
-    source = open_table(reference)
+    source = open_table(reference, encoding=encoding, format=format)
     names = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else list(columns or source.columns)
     if source.in_memory:
         table = source.read(names)

@@ -3,22 +3,26 @@
 Columns: ``id`` (the ``--id`` column, or the row number), ``label``, ``weight``, the model's outputs (``score``,
 ``proba_<class>`` or ``prediction``; ``query`` for ranking), ``correct`` (classification), ``loss`` (log loss for
 probabilistic classifiers, 0/1 error otherwise, squared error for regression, absent for ranking), and the segment
-and sensitive columns under their own names. Written to a temporary file and renamed into place when complete.
+and sensitive columns under their own names. Written to a temporary file and renamed into place when complete
+(:class:`~assay.data.atomic.AtomicFile`: a new file gets the umask's permissions, a replaced one keeps its own).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from assay.data.atomic import AtomicFile
 from assay.evaluation.config import EvalConfig
 from assay.evaluation.prepare import Prepared
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 
 class ItemsWriter:
@@ -27,9 +31,8 @@ class ItemsWriter:
         self.config = config
         self.classes = classes
         self.rows = 0
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent or ".")
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self._pending = AtomicFile(self.path)
+        self.tmp = self._pending.tmp
         self.writer: pq.ParquetWriter | None = None
 
     def write(self, batch: Prepared) -> None:
@@ -75,6 +78,8 @@ class ItemsWriter:
         table = pa.table({k: (v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v))
                           for k, v in cols.items()})
         if self.writer is None:
+            import pyarrow.parquet as pq  # here, not at import: only --items needs it
+
             self.writer = pq.ParquetWriter(self.tmp, table.schema)
         else:
             table = table.cast(self.writer.schema)
@@ -84,13 +89,15 @@ class ItemsWriter:
     def close(self) -> dict[str, object]:
         """Finish the file, move it into place, return ``{path, sha256, rows}``."""
         if self.writer is None:
+            import pyarrow.parquet as pq
+
             self.writer = pq.ParquetWriter(self.tmp, pa.schema([("id", pa.int64())]))
         self.writer.close()
         digest = hashlib.sha256()
         with open(self.tmp, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
-        os.replace(self.tmp, self.path)
+        self._pending.commit()
         return {"path": str(self.path), "sha256": digest.hexdigest(), "rows": self.rows}
 
     def abort(self) -> None:
@@ -98,4 +105,4 @@ class ItemsWriter:
             if self.writer is not None:
                 self.writer.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self._pending.discard()

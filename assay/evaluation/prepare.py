@@ -157,18 +157,19 @@ class Preparer:
                                           expected="relevance grades >= 0", found=f"{out.y[i]!r}",
                                           fix="use 0 for irrelevant items and positive grades for relevant ones"))
             out.score = floats(c.score)  # type: ignore[arg-type]
-            out.query = self._codes_for(batch.column(c.query), ("query", c.query), self.query_keys)  # type: ignore[arg-type]
+            out.query = self._codes_for(batch.column(c.query), ("query", c.query), self.query_keys,  # type: ignore[arg-type]
+                                        offset)
         for kind, cols in (("segment", c.segments), ("sensitive", c.sensitive)):
             for name in cols:
                 key = (kind, name)
                 index = self._group_index.setdefault(key, {})
-                out.codes[key] = self._codes_for(batch.column(name), key, index)
+                out.codes[key] = self._codes_for(batch.column(name), key, index, offset)
                 self.group_keys[key] = list(index)
         return out
 
     def _codes_for(self, column: pa.Array | pa.ChunkedArray, key: tuple[str, str],
-                   index: dict[Hashable, int]) -> np.ndarray:
-        local, values = to_codes(column, column=key[1], source=self.source)
+                   index: dict[Hashable, int], row_offset: int) -> np.ndarray:
+        local, values = to_codes(column, column=key[1], source=self.source, row_offset=row_offset)
         lut = np.empty(len(values), np.int64)
         for i, v in enumerate(values):
             v = _plain(v)

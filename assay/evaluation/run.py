@@ -68,15 +68,19 @@ def evaluate(
     label: str = "label",
     progress: Progress | None = None,
     now: datetime | None = None,
+    encoding: str | None = None,
+    format: str | None = None,
     **options: Any,
 ) -> Run:
     """Evaluate predictions against labels.
 
-    ``data`` is a pandas or polars DataFrame, a pyarrow Table, a dict of arrays, or a path (CSV, Parquet, JSON
-    Lines, Arrow IPC). ``options`` are the fields of :class:`~assay.evaluation.config.EvalConfig` (``score``,
-    ``prediction``, ``proba_prefix``, ``weight``, ``segments``, ``sensitive``, ``threshold``, ``confidence``, ...).
-    Files are read in chunks of ``chunk_rows`` and merged, so memory stays bounded; ``progress(rows, total)`` is
-    called after each chunk.
+    ``data`` is a pandas or polars DataFrame, a pyarrow Table, a dict of arrays, a path (CSV, Parquet, JSON
+    Lines, Arrow IPC), or ``"-"`` for a table piped to standard input. ``options`` are the fields of
+    :class:`~assay.evaluation.config.EvalConfig` (``score``, ``prediction``, ``proba_prefix``, ``weight``,
+    ``segments``, ``sensitive``, ``threshold``, ``confidence``, ...). Files are read in chunks of ``chunk_rows``
+    and merged, so memory stays bounded; ``progress(rows, total)`` is called after each chunk. ``encoding`` (the
+    text encoding of CSV and JSON Lines, default UTF-8) and ``format`` are those of
+    :func:`~assay.data.tables.open_table`.
     """
     for key in ("segments", "sensitive", "metrics"):
         if isinstance(options.get(key), str):
@@ -84,7 +88,8 @@ def evaluate(
         elif options.get(key) is not None:
             options[key] = tuple(options[key])
     config = EvalConfig(task=task, label=label, **options)
-    source = open_table(data, chunk_rows=config.chunk_rows, name=config.dataset_name)
+    source = open_table(data, chunk_rows=config.chunk_rows, name=config.dataset_name, encoding=encoding,
+                        format=format)
     return _evaluate_source(source, config, progress, now or datetime.now(UTC))
 
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats
 
 from assay.errors import ConfigError, InputError
 from assay.gate.items import load_items, pair, paired_difference
@@ -257,7 +256,9 @@ def _absolute(o: Outcome, ce: dict[str, Any], bound: str, limit: float, z: float
     n = ce.get("n") or 0
     margin = (v - limit) if bound == "min" else (limit - v)
     if o.decision == "fail":
-        o.p_fail = float(stats.norm.cdf(margin / se)) if se else None
+        from scipy import special  # here, not at import: scipy is most of assay's import time
+
+        o.p_fail = float(special.ndtr(margin / se)) if se else None  # the normal CDF
     if o.decision == "inconclusive" and se and n and margin > 0:
         o.items_needed = math.ceil(((z + Z_POWER) * se * math.sqrt(n) / margin) ** 2)
         o.why += f"; about {o.items_needed:,} items would settle it if the value is as estimated"
@@ -313,7 +314,9 @@ def _relative(o: Outcome, ce: dict[str, Any], be: dict[str, Any], bound: str, li
     if not hib:
         o.why += " (lower is better: a rise counts as a drop)"
     if diff.se > 0:
-        o.p_fail = float(stats.norm.cdf((c_val - threshold) / diff.se))
+        from scipy import special  # here, not at import: scipy is most of assay's import time
+
+        o.p_fail = float(special.ndtr((c_val - threshold) / diff.se))  # the normal CDF
         if o.decision == "inconclusive":
             margin = limit if bound == "max_drop" else limit * abs(vb)
             n = diff.n or int(ce.get("n") or 0)

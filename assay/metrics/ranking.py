@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special
 
 from assay.errors import ColumnError, ConfigError, StateError, message
 from assay.stats.intervals import z_value
@@ -430,6 +429,7 @@ def _expected_reciprocal_rank(t: np.ndarray, m: np.ndarray, before: np.ndarray) 
     ``P(J = j) = C(t - j, m - 1) / C(t, m)`` for ``j = 1 .. t - m + 1``, in log-gamma form, vectorised over groups
     with ``np.repeat``; the probabilities are renormalised per group to cancel the common rounding of the constant.
     """
+    from scipy import special  # here, not at import: scipy is most of assay's import time
     if t.size == 0:
         return np.zeros(0)
     span = t - m + 1

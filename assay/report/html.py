@@ -12,10 +12,8 @@ On load, the script checks that every ``<svg class="chart">`` has a non-empty bo
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from assay.errors import InputError, message
@@ -103,23 +101,11 @@ def render_run(doc: Mapping[str, Any]) -> str:
 
 
 def write_html(path: str | os.PathLike[str], html: str) -> None:
-    """Write ``html`` to ``path`` atomically: a temporary file in the same directory, then ``os.replace``.
+    """Write ``html`` (UTF-8) to ``path`` atomically (:func:`~assay.data.atomic.atomic_write`).
 
-    A reader never sees a half-written report; an existing file keeps its permissions, a new one gets 0644.
+    A reader never sees a half-written report; a replaced file keeps its permissions, a new one gets those of a
+    plain write (``0o666`` filtered by the umask).
     """
-    target = Path(path)
-    try:
-        mode = target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(html)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    from assay.data.atomic import atomic_write
+
+    atomic_write(path, html)

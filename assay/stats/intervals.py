@@ -18,7 +18,6 @@ Which interval serves which metric (the README's table follows this list):
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 __all__ = ["kish_ess", "logit_normal", "normal", "two_sided_alpha", "wilson", "z_value"]
 
@@ -29,6 +28,7 @@ def z_value(confidence: float) -> float:
     >>> round(z_value(0.95), 4)
     1.96
     """
+    from scipy import special  # here, not at import: scipy is most of assay's import time
     return float(special.ndtri(0.5 + confidence / 2.0))
 
 
@@ -38,6 +38,7 @@ def two_sided_alpha(z: float) -> float:
     >>> round(two_sided_alpha(z_value(0.95)), 10)
     0.05
     """
+    from scipy import special  # here, not at import: scipy is most of assay's import time
     return float(2 * special.ndtr(-z))
 
 
@@ -100,6 +101,7 @@ def logit_normal(value: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray
     >>> round(float(lo), 4), round(float(hi), 4), round(float(se), 4)
     (0.7102, 0.8672, 0.04)
     """
+    from scipy import special  # here, not at import: scipy is most of assay's import time
     v = np.asarray(value, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
 
 from assay.stats.intervals import kish_ess, two_sided_alpha
 
@@ -41,6 +40,8 @@ def mcnemar(b: float, c: float, *, exact: bool = True, correction: bool = True) 
     >>> round(mcnemar(19, 45), 5)
     0.00156
     """
+    from scipy import stats  # here, not at import: scipy is most of assay's import time
+
     if b + c == 0:
         return 1.0
     if exact:
@@ -78,6 +79,8 @@ def tango(n11: float, n10: float, n01: float, n00: float, z: float) -> Differenc
     lo_edge, hi_edge = -1.0 + 1e-12, 1.0 - 1e-12
 
     def root(target: float, a: float, b: float) -> float:
+        from scipy import optimize  # here, not at import: scipy is most of assay's import time
+
         f = lambda d: _tango_stat(d, n10, n01, n) - target  # noqa: E731
         fa, fb = f(a), f(b)
         if np.sign(fa) == np.sign(fb):
@@ -158,7 +161,9 @@ def paired_delong(y: np.ndarray, score_a: np.ndarray, score_b: np.ndarray, z: fl
         - 2 * cov(v01a, auc_a, v01b, auc_b, wn, n)
     se = float(np.sqrt(max(s10 / m + s01 / n, 0.0)))
     d = auc_a - auc_b
-    p = float(2 * stats.norm.sf(abs(d) / se)) if se > 0 else None
+    from scipy import special  # here, not at import: scipy is most of assay's import time
+
+    p = float(2 * special.ndtr(-abs(d) / se)) if se > 0 else None  # twice the normal upper tail
     return Difference(d, d - z * se, d + z * se, se, int(y.shape[0]), "paired-delong", p)
 
 

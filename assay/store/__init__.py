@@ -12,21 +12,18 @@
     diff(a, b) -> rows                    metric by metric, refused across different evaluation data
 
 Errors are :class:`StoreError`, an :class:`~assay.errors.InputError`.
+
+Modules, each importing only those below it (a test parses the imports and refuses a cycle)::
+
+    runs        diff, store_home, open_store
+    _sqlite     SQLiteStore          _memory     MemoryStore
+    _base       StoreBase (validation, references, lineage), RunStore, Record, RunInfo, StoreError, check_run
 """
 
+from assay.store._base import Promotion, RunInfo, RunStore, StoreError, check_run, current_git_commit
 from assay.store._memory import MemoryStore
 from assay.store._sqlite import SQLiteStore
-from assay.store.runs import (
-    Promotion,
-    RunInfo,
-    RunStore,
-    StoreError,
-    check_run,
-    current_git_commit,
-    diff,
-    open_store,
-    store_home,
-)
+from assay.store.runs import diff, open_store, store_home
 
 __all__ = [
     "MemoryStore",

@@ -6,13 +6,13 @@ import json
 import threading
 from typing import Any
 
-from assay.store.runs import Clock, GitLookup, Promotion, Record, RunInfo, StoreBase, git_commit_here
+from assay.store._base import Clock, GitLookup, Promotion, Record, RunInfo, StoreBase, git_commit_here
 
 
 class MemoryStore(StoreBase):
     """Runs in a dictionary, for tests and short-lived sessions; nothing is written anywhere.
 
-    ``now`` and ``git_commit`` are those of :class:`~assay.store.runs.StoreBase`.
+    ``now`` and ``git_commit`` are those of :class:`~assay.store._base.StoreBase`.
     """
 
     def __init__(self, *, now: Clock | None = None, git_commit: GitLookup | None = git_commit_here) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import message
-from assay.store.runs import (
+from assay.store._base import (
     Clock,
     GitLookup,
     Promotion,
@@ -84,7 +84,7 @@ class SQLiteStore(StoreBase):
 
     Each operation opens its own connection, so several processes (or threads, each with its own store object) can
     share the file; writers wait up to ``BUSY_TIMEOUT`` seconds for one another. ``now`` and ``git_commit`` are
-    those of :class:`~assay.store.runs.StoreBase`.
+    those of :class:`~assay.store._base.StoreBase`.
     """
 
     def __init__(self, path: str | Path, *, now: Clock | None = None,

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -799,3 +804,141 @@ def test_markdown_junit_and_step_summary_for_ci(capsys, tmp_path, data, monkeypa
     assert suite is not None and int(suite.get("failures")) == doc["n_drifted"]
     failed = {case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None}
     assert failed == {name for name, col in doc["columns"].items() if col["drifted"]}
+
+
+@pytest.fixture(params=[0o022, 0o027], ids=["umask-022", "umask-027"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """The process umask set for the test (and restored after it)."""
+    previous = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_outputs_get_the_permissions_of_a_plain_write(data: dict[str, Path], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str], umask: int) -> None:
+    """Every file drift and profile write: a new one gets 0o666 filtered by the umask, a replaced one keeps its
+    mode."""
+    outputs = {option: tmp_path / name for option, name in (
+        ("--out", "d.json"), ("--html", "d.html"), ("--markdown", "d.md"), ("--junit", "d.xml"),
+        ("--save-profile", "ref.profile"))}
+    drift_argv = ["drift", data["ref"], data["cur"], "--quiet",
+                  *[part for option, path in outputs.items() for part in (option, path)]]
+    profile_out = tmp_path / "p.profile"
+    profile_argv = ["profile", data["ref"], "--out", profile_out, "--quiet"]
+    paths = [*outputs.values(), profile_out]
+    for expected in (0o666 & ~umask, 0o640 if umask == 0o022 else 0o600):
+        if expected != 0o666 & ~umask:
+            for path in paths:
+                path.chmod(expected)
+        assert _run(capsys, *drift_argv)[0] == 0
+        assert _run(capsys, *profile_argv)[0] == 0
+        assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in paths} == {p.name: oct(expected) for p in paths}
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+# -- output to a file, standard input, text encodings --------------------------------------------------------------
+
+
+def _assay(*argv: str | Path, cwd: Path, stdin: bytes = b"", stdout: Any = subprocess.PIPE,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "assay.cli.main", *map(str, argv)], input=stdin, stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=120, check=False, cwd=cwd, env=env)
+
+
+def test_drift_piped_to_a_file_prints_full_names(data: dict[str, Path], tmp_path: Path) -> None:
+    """Output that is not a terminal (a CI log, a file) shows every cell in full: Rich's 80 columns cut the kind
+    and the method to 'categoric…' and 'jensen_sh…'."""
+    cols = _columns(1)
+    cols["customer_segment_of_the_account"] = cols.pop("c")
+    ref = _write(tmp_path / "ref.csv", cols)
+    cur_cols = _columns(2, shift=1.0)
+    cur_cols["customer_segment_of_the_account"] = np.where(cur_cols.pop("c") == "a", "c", "a")
+    cur = _write(tmp_path / "cur.csv", cur_cols)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    log = tmp_path / "drift.log"
+    with open(log, "wb") as f:
+        result = _assay("drift", ref, cur, cwd=tmp_path, stdout=f, env=env)
+    assert result.returncode == 0, result.stderr
+    text = log.read_text(encoding="utf-8")
+    assert "…" not in text
+    lines = text.splitlines()
+    row = next(line for line in lines if "customer_segment_of_the_account" in line and "│" in line)
+    assert "categorical" in row and "jensen_shannon" in row and "drifted" in row  # one table row, one line
+    assert any("numeric" in line and "psi" in line for line in lines)
+    assert max(map(len, lines)) > 80  # wider than Rich's default: the table took the width it needs
+
+
+def _latin1_tables(folder: Path) -> tuple[Path, Path]:
+    """A reference and a current table in Latin-1 whose column 'city' holds 'Zürich' and 'Genève'."""
+    paths = []
+    for name, seed, share in (("ref", 1, 0.5), ("cur", 2, 0.5)):
+        rng = np.random.default_rng(seed)
+        city = np.where(rng.random(N) < share, "Zürich", "Genève")
+        city[0] = "Zürich"  # the first bad byte: 0xfc (ü)
+        x = rng.normal(0, 1, N).round(5)
+        path = folder / f"{name}-latin1.csv"
+        path.write_bytes(("city,x\n" + "".join(f"{c},{v}\n" for c, v in zip(city, x))).encode("latin-1"))
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def test_drift_of_latin1_tables_with_their_encoding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref, cur = _latin1_tables(tmp_path)
+    doc = _doc(capsys, tmp_path, ref, cur, "--encoding", "latin-1")
+    city = doc["columns"]["city"]
+    assert (city["kind"], city["status"], city["method"]) == ("categorical", "ok", "jensen_shannon")
+    assert set(city["histogram"]["categories"]) == {"Zürich", "Genève"}
+    assert city["quality"]["type_reference"] == city["quality"]["type_current"] == "string"
+    assert "nested or binary" not in json.dumps(doc)
+
+
+def test_drift_of_latin1_tables_without_their_encoding_exits_2(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    ref, cur = _latin1_tables(tmp_path)
+    out = tmp_path / "d.json"
+    code, _, err = _run(capsys, "drift", ref, cur, "--out", out)
+    assert code == 2 and not out.exists()
+    assert err.startswith(f"assay: error: column 'city' of {ref}, row 0 (line 2): expected UTF-8 text, found byte "
+                          "0xfc")
+    assert "--encoding latin-1" in err and "nested or binary" not in err
+
+
+def test_profile_of_a_latin1_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref, _ = _latin1_tables(tmp_path)
+    out = tmp_path / "p.profile"
+    code, _, err = _run(capsys, "profile", ref, "--out", out)
+    assert code == 2 and not out.exists()
+    assert f"column 'city' of {ref}, row 0 (line 2): expected UTF-8 text, found byte 0xfc" in err
+    assert "--encoding latin-1" in err
+    code, stdout, _ = _run(capsys, "profile", ref, "--out", out, "--encoding", "latin-1")
+    assert code == 0 and "1 categorical" in stdout
+    assert set(dict(load_profile(out).columns["city"].counts)) == {"Zürich", "Genève"}  # type: ignore[union-attr]
+
+
+def test_drift_reads_the_current_table_from_standard_input(data: dict[str, Path], ref_profile: Path,
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = _doc(capsys, tmp_path, ref_profile, data["cur"])
+    for fmt in ((), ("--format", "csv")):
+        result = _assay("drift", ref_profile, "-", *fmt, "--out", "d.json", "--quiet", cwd=tmp_path,
+                        stdin=data["cur"].read_bytes())
+        assert result.returncode == 0, result.stderr
+        doc = json.loads((tmp_path / "d.json").read_text())
+        assert doc["current"]["source"] == "<stdin>"
+        assert _verdicts(doc) == _verdicts(expected)
+
+
+def test_profile_reads_a_table_from_standard_input(data: dict[str, Path], tmp_path: Path) -> None:
+    result = _assay("profile", "-", "--out", "p.profile", cwd=tmp_path, stdin=data["ref"].read_bytes())
+    assert result.returncode == 0, result.stderr
+    assert load_profile(tmp_path / "p.profile").rows == N
+
+
+def test_standard_input_twice_or_format_without_it_is_refused(data: dict[str, Path],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "drift", "-", "-")
+    assert code == 2 and "standard input ('-') at most once" in err
+    code, _, err = _run(capsys, "drift", data["ref"], data["cur"], "--format", "csv")
+    assert code == 2 and "option --format csv: expected a table read from standard input" in err

@@ -4,10 +4,17 @@ file, column and row, no traceback, and no output file left behind."""
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
@@ -205,3 +212,146 @@ def test_a_bad_thread_count_in_the_environment_exits_2(tmp_path: Path, capsys: p
     text = _bad(capsys, tmp_path, "evaluate", str(data), "--task", "binary", "--label", "y", "--score", "s",
                 "--segment", "seg")
     assert "ASSAY_THREADS" in text and "'many'" in text and "ASSAY_THREADS=1" in text
+
+
+@pytest.fixture(params=[0o022, 0o027], ids=["umask-022", "umask-027"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """The process umask set for the test (and restored after it)."""
+    previous = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_outputs_get_the_permissions_of_a_plain_write(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      umask: int) -> None:
+    """--out, --html and --items: a new file gets 0o666 filtered by the umask (the sidecar was 0o600, the report
+    0o644 whatever the umask), and a file that is replaced keeps its mode."""
+    data = _binary(tmp_path)
+    outputs = {"--out": tmp_path / "run.json", "--html": tmp_path / "report.html",
+               "--items": tmp_path / "items.parquet"}
+    argv = ["evaluate", str(data), "--task", "binary", "--label", "y", "--score", "s", "--quiet"]
+    argv += [str(part) for option, path in outputs.items() for part in (option, path)]
+    assert _run(capsys, *argv)[0] == 0
+    assert {o: oct(stat.S_IMODE(p.stat().st_mode)) for o, p in outputs.items()} == dict.fromkeys(
+        outputs, oct(0o666 & ~umask))
+    for path in outputs.values():
+        path.chmod(0o640 if umask == 0o022 else 0o600)  # a mode a new file would not get under this umask
+    assert _run(capsys, *argv)[0] == 0
+    assert {o: oct(stat.S_IMODE(p.stat().st_mode)) for o, p in outputs.items()} == dict.fromkeys(
+        outputs, oct(0o640 if umask == 0o022 else 0o600))
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+# -- standard input and text encodings -----------------------------------------------------------------------------
+
+
+def _assay(*argv: str | Path, stdin: bytes = b"", cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """``assay ARGV`` in a fresh interpreter with ``stdin`` piped in."""
+    return subprocess.run([sys.executable, "-m", "assay.cli.main", *map(str, argv)], input=stdin,
+                          capture_output=True, timeout=120, check=False, cwd=cwd)
+
+
+def _as(table: pa.Table, fmt: str) -> bytes:
+    sink = pa.BufferOutputStream()
+    if fmt == "csv":
+        pcsv.write_csv(table, sink)
+    elif fmt == "jsonl":
+        return "".join(json.dumps(row) + "\n" for row in table.to_pylist()).encode()
+    elif fmt == "arrow-stream":
+        with ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+    elif fmt == "arrow-file":
+        with ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+    else:
+        pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+EVALUATE = ("evaluate", "-", "--task", "binary", "--label", "y", "--score", "s", "--segment", "seg", "--quiet")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "arrow-stream", "arrow-file", "parquet"])
+def test_dash_reads_the_table_from_standard_input(fmt: str, tmp_path: Path) -> None:
+    """Each format piped in, told apart by content, gives the metrics of the same table read from a file."""
+    data = _binary(tmp_path)
+    from_file = _assay(*EVALUATE[:1], data, *EVALUATE[2:], "--out", "file.json", cwd=tmp_path)
+    assert from_file.returncode == 0, from_file.stderr
+    piped = _assay(*EVALUATE, "--out", "run.json", stdin=_as(pq.read_table(data), fmt), cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    expected, doc = (json.loads((tmp_path / name).read_text()) for name in ("file.json", "run.json"))
+    assert doc["metrics"] == expected["metrics"] and doc["slices"] == expected["slices"]
+    assert doc["dataset"]["name"] == "<stdin>" and doc["dataset"]["rows"] == expected["dataset"]["rows"]
+
+
+def test_format_reads_standard_input_as_told(tmp_path: Path) -> None:
+    table = pq.read_table(_binary(tmp_path))
+    ok = _assay(*EVALUATE, "--format", "jsonl", "--out", "run.json", stdin=_as(table, "jsonl"), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    wrong = _assay(*EVALUATE, "--format", "jsonl", stdin=_as(table, "csv"), cwd=tmp_path)
+    assert wrong.returncode == 2 and b"<stdin>, row 0 (line 1): expected one JSON object per line" in wrong.stderr
+
+
+def test_empty_standard_input_exits_2_with_a_clear_message(tmp_path: Path) -> None:
+    result = _assay(*EVALUATE, "--out", "run.json", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("assay: error: <stdin>: expected a table on standard input")
+    assert b"Traceback" not in result.stderr and not (tmp_path / "run.json").exists()
+
+
+def test_format_without_standard_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _binary(tmp_path)
+    code, _, err = _run(capsys, "evaluate", str(data), "--task", "binary", "--label", "y", "--score", "s",
+                        "--format", "csv")
+    assert code == 2 and "option --format csv: expected a table read from standard input ('-')" in err
+
+
+def _latin1(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    n = 200
+    y = rng.integers(0, 2, n)
+    s = np.clip(0.3 + 0.4 * y + rng.normal(0, 0.2, n), 0, 1).round(4)
+    seg = np.where(np.arange(n) % 3 == 0, "bar", "café")
+    path = tmp_path / "latin1.csv"
+    text = "y,s,seg\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(y, s, seg))
+    path.write_bytes(text.encode("latin-1"))
+    return path
+
+
+def test_latin1_csv_with_its_encoding_names_the_groups_by_their_text(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    data = _latin1(tmp_path)
+    out = tmp_path / "run.json"
+    code, stdout, _ = _run(capsys, "evaluate", str(data), "--task", "binary", "--label", "y", "--score", "s",
+                           "--segment", "seg", "--encoding", "latin-1", "--out", str(out))
+    assert code == 0
+    assert set(json.loads(out.read_text())["slices"]["seg"]) == {"café", "bar"}
+    assert "café" in stdout and "b'" not in stdout
+
+
+def test_latin1_csv_without_its_encoding_exits_2_naming_file_column_row_byte_and_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _latin1(tmp_path)
+    out = tmp_path / "run.json"
+    code, stdout, err = _run(capsys, "evaluate", str(data), "--task", "binary", "--label", "y", "--score", "s",
+                             "--segment", "seg", "--out", str(out))
+    assert code == 2 and stdout == "" and not out.exists()
+    assert err.startswith(f"assay: error: column 'seg' of {data}, row 1 (line 3): expected UTF-8 text, found byte "
+                          "0xe9")
+    assert "--encoding latin-1" in err and "Traceback" not in err
+
+
+def test_latin1_piped_in_with_its_encoding(tmp_path: Path) -> None:
+    result = _assay(*EVALUATE, "--encoding", "latin-1", "--out", "run.json", stdin=_latin1(tmp_path).read_bytes(),
+                    cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads((tmp_path / "run.json").read_text())["slices"]["seg"]) == {"café", "bar"}
+
+
+def test_unknown_encoding_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "evaluate", str(_latin1(tmp_path)), "--task", "binary", "--label", "y", "--score",
+                        "s", "--encoding", "klingon")
+    assert code == 2 and "encoding 'klingon': expected a text encoding Python knows" in err

@@ -42,7 +42,7 @@ def _wired(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         return parser
 
     monkeypatch.setattr(cli_main, "build_parser", build_with_runs)
-    monkeypatch.setattr("assay.store.runs.current_git_commit", lambda: COMMIT)
+    monkeypatch.setattr("assay.store._base.current_git_commit", lambda: COMMIT)
     monkeypatch.setenv("ASSAY_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("COLUMNS", "200")  # Rich's width when not on a terminal, so that no cell is cut
     monkeypatch.chdir(tmp_path)

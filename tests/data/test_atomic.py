@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from assay.data.atomic import atomic_path, atomic_write
+from assay.data.atomic import AtomicFile, atomic_path, atomic_write
 
 
 class Boom(Exception):
@@ -64,11 +66,79 @@ def test_missing_directory_raises_and_writes_nothing(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
-def test_new_file_gets_the_usual_permissions(tmp_path: Path) -> None:
-    umask = os.umask(0o022)
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+
+
+@pytest.fixture(params=[0o022, 0o027], ids=["umask-022", "umask-027"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """The process umask set for the test (and restored after it): 0o022 gives new files 0o644, 0o027 gives 0o640."""
+    previous = os.umask(request.param)
     try:
-        atomic_write(tmp_path / "out.txt", "x")
+        yield request.param
     finally:
-        os.umask(umask)
-    assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _write_with_atomic_write(target: Path) -> None:
+    atomic_write(target, "x")
+
+
+def _write_with_atomic_path(target: Path) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text("x")
+
+
+def _write_with_a_writer_that_recreates_the_file(target: Path) -> None:
+    """As pyarrow's Parquet writer may: the temporary file is removed and made again, here with 0o600."""
+    with atomic_path(target) as tmp:
+        tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b"x")
+        os.close(fd)
+
+
+def _write_with_atomic_file(target: Path) -> None:
+    pending = AtomicFile(target)
+    pending.tmp.write_text("x")
+    pending.commit()
+
+
+WRITERS = [_write_with_atomic_write, _write_with_atomic_path, _write_with_a_writer_that_recreates_the_file,
+           _write_with_atomic_file]
+
+
+@posix_only
+@pytest.mark.parametrize("write", WRITERS, ids=lambda f: f.__name__.removeprefix("_write_with_"))
+def test_a_new_file_gets_0666_filtered_by_the_umask(tmp_path: Path, umask: int, write: Any) -> None:
+    target = tmp_path / "out.txt"
+    write(target)
+    assert _mode(target) == 0o666 & ~umask
+    assert os.listdir(tmp_path) == ["out.txt"]
+
+
+@posix_only
+@pytest.mark.parametrize("existing", [0o640, 0o600, 0o444], ids=oct)
+@pytest.mark.parametrize("write", WRITERS, ids=lambda f: f.__name__.removeprefix("_write_with_"))
+def test_a_replaced_file_keeps_its_mode(tmp_path: Path, umask: int, write: Any, existing: int) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    target.chmod(existing)
+    write(target)
+    assert target.read_text() == "x"
+    assert _mode(target) == existing
+
+
+@posix_only
+def test_discard_removes_the_temporary_file_and_leaves_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    pending = AtomicFile(target)
+    pending.tmp.write_text("new")
+    pending.discard()
+    pending.discard()  # twice is harmless
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["out.txt"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import subprocess
@@ -507,3 +508,89 @@ def test_no_columns_still_counts_the_rows(kind: str, sources: dict[str, Any]) ->
     source = open_table(sources[kind], chunk_rows=3)
     assert source.read([]).num_rows == ROWS
     assert sum(batch.num_rows for batch in source.batches([])) == ROWS
+
+
+# -- standard input ------------------------------------------------------------------------------------------------
+
+STDIN_KINDS = ["csv", "jsonl", "arrow", "arrow-stream", "parquet"]
+
+
+def piped(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    """Standard input holding ``data``, as a pipe would (not a terminal)."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize("kind", STDIN_KINDS)
+def test_standard_input_is_told_apart_by_content(kind: str, sources: dict[str, Any],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    piped(monkeypatch, Path(sources[kind]).read_bytes())
+    source = open_table("-", chunk_rows=3)
+    assert source.name == "<stdin>" and not source.in_memory
+    assert source.read().to_pydict() == EXPECTED
+    assert pa.Table.from_batches(list(source.batches(["g", "y"]))).to_pydict() == {"g": EXPECTED["g"],
+                                                                                  "y": EXPECTED["y"]}
+    assert source.read(["id"]).column("id").to_pylist() == EXPECTED["id"]  # read again: the bytes stay in memory
+
+
+@pytest.mark.parametrize(("kind", "fmt"), [("csv", "csv"), ("jsonl", "jsonl"), ("arrow-stream", "arrow"),
+                                           ("parquet", "parquet")])
+def test_format_names_the_format_of_standard_input(kind: str, fmt: str, sources: dict[str, Any],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    piped(monkeypatch, Path(sources[kind]).read_bytes())
+    assert open_table("-", format=fmt, name="query").read().to_pydict() == EXPECTED
+
+
+def test_format_overrides_the_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    piped(monkeypatch, b'{"a": 1}\n')  # JSON Lines by content; one CSV field per line as asked
+    assert open_table("-", format="csv").read().column_names == ['{"a": 1}']
+
+
+def test_format_overrides_the_extension(tmp_path: Path) -> None:
+    path = tmp_path / "export.txt"
+    path.write_text("y,s\n1,0.5\n")
+    assert open_table(path, format="csv").read().to_pydict() == {"y": [1], "s": [0.5]}
+
+
+@pytest.mark.parametrize("prefix", [b"\xef\xbb\xbf", b"\n  "], ids=["bom", "blank"])
+def test_json_lines_on_standard_input_after_a_bom_or_blank_space(prefix: bytes,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    piped(monkeypatch, prefix + b'{"y": 1, "s": 0.5}\n')
+    assert open_table("-").read().to_pydict() == {"y": [1], "s": [0.5]}
+
+
+def test_empty_standard_input_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    piped(monkeypatch, b"")
+    with pytest.raises(ReadError, match=r"^<stdin>: expected a table on standard input .*found no data"):
+        open_table("-")
+
+
+def test_standard_input_on_a_terminal_is_refused_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.TextIOWrapper):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal(io.BytesIO(b"y\n1\n")))
+    with pytest.raises(ReadError, match="expected a table piped to standard input, found a terminal"):
+        open_table("-")
+
+
+def test_gzip_on_standard_input_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    piped(monkeypatch, gzip.compress(b"y\n1\n"))
+    with pytest.raises(ReadError, match="found gzip-compressed data"):
+        open_table("-")
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "CSV ", "ipc"])
+def test_unknown_format_is_refused(fmt: str, tmp_path: Path) -> None:
+    if fmt == "CSV ":  # names are matched ignoring case and spaces
+        path = tmp_path / "a.txt"
+        path.write_text("y\n1\n")
+        assert open_table(path, format=fmt).read().num_rows == 1
+        return
+    with pytest.raises(ConfigError, match="format: expected one of csv, jsonl, arrow, parquet"):
+        open_table("missing.csv", format=fmt)
+
+
+def test_format_for_a_table_in_memory_is_refused() -> None:
+    with pytest.raises(ConfigError, match="a table in memory"):
+        open_table({"y": [1]}, format="csv")

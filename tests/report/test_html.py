@@ -499,7 +499,11 @@ def test_rejects_a_document_of_another_schema() -> None:
 
 def test_write_html_is_atomic_and_keeps_permissions(tmp_path: Path) -> None:
     target = tmp_path / "report.html"
-    write_html(target, "<p>first</p>")
+    umask = os.umask(0o022)  # a new file gets 0o666 filtered by the umask
+    try:
+        write_html(target, "<p>first</p>")
+    finally:
+        os.umask(umask)
     assert target.read_text(encoding="utf-8") == "<p>first</p>"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     target.chmod(0o600)

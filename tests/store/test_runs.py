@@ -3,10 +3,12 @@ SQLite has to show (persistence, its folder, WAL, concurrent writers), then ``di
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import sqlite3
 import subprocess
+import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
@@ -335,7 +337,7 @@ def test_no_git_lookup_records_no_commit(tmp_path: Path, backend: str) -> None:
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
 def test_the_default_git_lookup_is_current_git_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       backend: str) -> None:
-    monkeypatch.setattr("assay.store.runs.current_git_commit", lambda: "f" * 40)
+    monkeypatch.setattr("assay.store._base.current_git_commit", lambda: "f" * 40)
     store = MemoryStore() if backend == "memory" else SQLiteStore(tmp_path / "r.sqlite")
     store.add(make_run(run_id="f1"))
     assert store.lineage("f1")["git_commit"] == "f" * 40
@@ -497,7 +499,7 @@ def fake_git(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
             raise outcome
         return subprocess.CompletedProcess(cmd, outcome[0], stdout=outcome[1], stderr="")
 
-    monkeypatch.setattr("assay.store.runs.subprocess.run", run)
+    monkeypatch.setattr("assay.store._base.subprocess.run", run)
     yield outcomes
     assert all(call[0] == ["git", "rev-parse", "HEAD"] and call[1]["timeout"] > 0 for call in calls)
 
@@ -579,3 +581,92 @@ def test_documents_round_trip_through_json_files(tmp_path: Path) -> None:
     store = _sqlite(tmp_path)
     store.add(json.loads(path.read_text()), source=str(path))
     assert store.get(doc["run_id"][:6]) == doc
+
+
+# -- imports -------------------------------------------------------------------------------------------------------
+
+STORE_PACKAGE = Path(assay.store.__file__).parent
+
+
+def store_imports(root: Path = STORE_PACKAGE, package: str = "assay.store") -> dict[str, set[str]]:
+    """Module name -> the modules of ``package`` it imports (at the top or inside functions), parsed with ``ast``.
+
+    ``from assay.store import X`` counts as an import of the submodule X when there is one, else of the package
+    (its ``__init__``). The package a submodule sits in is not counted: Python imports it first, always.
+    """
+    modules = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        name = ".".join((package, *parts[:-1])) if parts[-1] == "__init__" else ".".join((package, *parts))
+        modules[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = here.rsplit(".", node.level - 1)[0] if node.level > 1 else here
+                    base = f"{anchor}.{base}" if base else anchor
+                subs = {f"{base}.{alias.name}" for alias in node.names} & modules.keys()
+                targets |= subs or {base}
+        graph[name] = {t for t in targets & modules.keys() if t != name}
+    return graph
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` (``[a, b, ..., a]``), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state and (found := visit(nxt)) is not None:
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)) is not None:
+            return found
+    return None
+
+
+def test_no_store_module_imports_a_module_that_imports_it_back() -> None:
+    """Imports inside assay.store run one way (the backends and runs import _base, runs imports _sqlite): _sqlite
+    took StoreBase from runs, whose open_store took SQLiteStore from _sqlite."""
+    graph = store_imports()
+    assert {"assay.store._sqlite", "assay.store._base"} <= graph["assay.store.runs"]  # the parser sees imports
+    assert graph["assay.store._sqlite"] >= {"assay.store._base"}
+    assert graph["assay.store._base"] == set()
+    assert import_cycle(graph) is None
+
+
+def test_the_cycle_finder_finds_a_cycle_inside_a_function(tmp_path: Path) -> None:
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "a.py").write_text("from pkg.b import B\n")
+    (tmp_path / "b.py").write_text("def f():\n    from pkg.a import A\n")
+    (tmp_path / "c.py").write_text("from . import a\n")
+    graph = store_imports(tmp_path, "pkg")
+    assert graph == {"pkg": set(), "pkg.a": {"pkg.b"}, "pkg.b": {"pkg.a"}, "pkg.c": {"pkg.a"}}
+    assert import_cycle(graph) == ["pkg.a", "pkg.b", "pkg.a"]
+
+
+@pytest.mark.parametrize("module", ["assay.store._sqlite", "assay.store._memory", "assay.store._base",
+                                    "assay.store.runs"])
+def test_each_store_module_imports_first_in_a_fresh_interpreter(module: str, tmp_path: Path) -> None:
+    store_file = str(tmp_path / "r.sqlite")
+    script = (f"import {module}\n"
+              "from assay.store import SQLiteStore, open_store\n"
+              f"print(type(open_store({str(tmp_path)!r})).__name__, SQLiteStore({store_file!r}).list())")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["SQLiteStore", "[]"]
