@@ -536,7 +536,7 @@ class Context:
         if made.returncode != 0:
             raise RuntimeError(f"assay tokens create failed: {made.stderr.strip()[-500:]}")
         self.token = made.stdout.strip().splitlines()[-1]
-        workers = args.pg_workers if sc.store == "postgresql" else 1
+        workers = args.pg_workers if sc.store == "postgresql" else args.sqlite_workers
         self.server = Server(self.config, self.store.url, workers, self.folder / "server.log", env,
                              args.serve_wrapper)
         self.profiler: subprocess.Popen[bytes] | None = None
@@ -929,6 +929,7 @@ def main() -> int:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432",
                         help="PostgreSQL server (a database is created and dropped per scenario)")
     parser.add_argument("--pg-workers", type=int, default=2, help="assay serve --workers on PostgreSQL (2)")
+    parser.add_argument("--sqlite-workers", type=int, default=1, help="assay serve --workers on SQLite (1)")
     parser.add_argument("--rates", default="5000,7500,10000,12500,15000,17500,20000,22500,25000,30000,35000,40000,"
                         "50000,60000,70000,80000",
                         help="offered rates (events/s) of the sustained scenarios' steps")
