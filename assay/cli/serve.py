@@ -47,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"assay serve: {len(config.models)} model(s), store {monitor.store.engine.url.render_as_string()}, "
           f"listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     if args.workers == 1:
-        from assay.service.app import create_app
+        from assay.service.app import create_app, tune_gc
 
-        uvicorn.run(create_app(monitor), host=args.host, port=args.port, log_level=args.log_level,
+        app = create_app(monitor)
+        tune_gc()
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                     access_log=False)
         return 0
     monitor.close()

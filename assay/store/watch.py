@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -48,8 +48,7 @@ class StoreUnavailable(Exception):
     """The database cannot be reached or is saturated: the service answers 503 and acknowledges nothing."""
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One prediction to store: its key, event time, the digest of its content and the redacted row as JSON."""
 
     version: str
@@ -59,8 +58,7 @@ class Row:
     payload: bytes
 
 
-@dataclass(frozen=True)
-class LabelRow:
+class LabelRow(NamedTuple):
     id: str
     digest: bytes
     payload: bytes
@@ -92,8 +90,7 @@ class Cursor:
     label_seq: int = 0
 
 
-@dataclass(frozen=True)
-class StoredPrediction:
+class StoredPrediction(NamedTuple):
     seq: int
     tx: int
     version: str
@@ -103,8 +100,7 @@ class StoredPrediction:
     payload: bytes
 
 
-@dataclass(frozen=True)
-class StoredLabel:
+class StoredLabel(NamedTuple):
     seq: int
     tx: int
     id: str
@@ -366,9 +362,9 @@ class EventStore:
         p, lab = predictions, labels
         with self.reader.connect() as conn:
             behind_p = conn.execute(sa.select(sa.func.count(), sa.func.min(p.c.received_at))
-                                    .where(_after(p, cur.pred_tx, cur.pred_seq))).one()
+                                    .where(_after(p, cur.pred_tx, cur.pred_seq, self.postgres))).one()
             behind_l = conn.execute(sa.select(sa.func.count()).select_from(lab)
-                                    .where(_after(lab, cur.label_tx, cur.label_seq))).scalar_one()
+                                    .where(_after(lab, cur.label_tx, cur.label_seq, self.postgres))).scalar_one()
         return int(behind_p[0]), int(behind_l), behind_p[1]
 
     def window_rows(self, model: str, version: str | None, level: int, start: float,
@@ -404,7 +400,7 @@ class EventStore:
         if version is not None:
             q = q.where(p.c.version == version)
         if upto is not None:
-            q = q.where(~_after(p, upto.pred_tx, upto.pred_seq))
+            q = q.where(~_after(p, upto.pred_tx, upto.pred_seq, self.postgres))
         with self.reader.connect() as conn:
             return [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in conn.execute(q)]
 
@@ -454,10 +450,10 @@ class EventStore:
         deleted = 0
         with self._tx() as conn:
             p, lab = predictions, labels
-            deleted += conn.execute(p.delete().where(p.c.received_at < events_before,
-                                                     ~_after(p, cur.pred_tx, cur.pred_seq))).rowcount
-            deleted += conn.execute(lab.delete().where(lab.c.received_at < events_before,
-                                                       ~_after(lab, cur.label_tx, cur.label_seq))).rowcount
+            done_p = ~_after(p, cur.pred_tx, cur.pred_seq, self.postgres)
+            done_l = ~_after(lab, cur.label_tx, cur.label_seq, self.postgres)
+            deleted += conn.execute(p.delete().where(p.c.received_at < events_before, done_p)).rowcount
+            deleted += conn.execute(lab.delete().where(lab.c.received_at < events_before, done_l)).rowcount
             w = windows
             deleted += conn.execute(w.delete().where(w.c.start + w.c.level < windows_before)).rowcount
         return deleted
@@ -505,9 +501,13 @@ class EventStore:
         self.reader.dispose()
 
 
-def _after(t: sa.Table, tx: int, seq: int) -> sa.ColumnElement[bool]:
-    """Rows past the cursor (tx, seq)."""
-    return sa.or_(t.c.tx > tx, sa.and_(t.c.tx == tx, t.c.seq > seq))
+def _after(t: sa.Table, tx: int, seq: int, postgres: bool) -> sa.ColumnElement[bool]:
+    """Rows past the cursor (tx, seq), in a form the database answers from an index: on PostgreSQL a row-value
+    comparison on the (tx, seq) index; on SQLite, where ``tx`` is always 0, a range of the rowid. (The equivalent
+    ``tx > :tx OR (tx = :tx AND seq > :seq)`` makes SQLite scan and sort the whole table on every pass.)"""
+    if postgres:
+        return sa.tuple_(t.c.tx, t.c.seq) > sa.tuple_(sa.literal(tx), sa.literal(seq))
+    return t.c.seq > seq
 
 
 def _read_cursor(conn: Connection) -> Cursor:
@@ -530,10 +530,11 @@ class Materialization:
                 sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one())
 
     def _new(self, t: sa.Table, cols: list[Any], tx: int, seq: int, limit: int) -> list[Any]:
-        q = sa.select(*cols).where(_after(t, tx, seq))
+        q = sa.select(*cols).where(_after(t, tx, seq, self.store.postgres))
         if self.horizon is not None:
             q = q.where(t.c.tx < self.horizon)
-        return list(self.conn.execute(q.order_by(t.c.tx, t.c.seq).limit(limit)).all())
+        order = (t.c.tx, t.c.seq) if self.store.postgres else (t.c.seq,)
+        return list(self.conn.execute(q.order_by(*order).limit(limit)).all())
 
     def new_predictions(self, model: str | None, limit: int) -> list[tuple[str, StoredPrediction]]:
         p = predictions
@@ -565,7 +566,8 @@ class Materialization:
         if not wanted:
             return {}
         q = sa.select(t.c.seq, t.c.tx, t.c.id, t.c.received_at, t.c.payload).where(
-            t.c.model == model, self._ids_in(t.c.id, wanted), ~_after(t, upto.label_tx, upto.label_seq))
+            t.c.model == model, self._ids_in(t.c.id, wanted),
+            ~_after(t, upto.label_tx, upto.label_seq, self.store.postgres))
         return {r[2]: StoredLabel(r[0], r[1], r[2], r[3], bytes(r[4])) for r in self.conn.execute(q).all()}
 
     def predictions_for(self, model: str, ids: Sequence[str], upto: Cursor) -> list[StoredPrediction]:
@@ -575,13 +577,15 @@ class Materialization:
         if not wanted:
             return []
         q = sa.select(p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at, p.c.payload).where(
-            p.c.model == model, self._ids_in(p.c.id, wanted), ~_after(p, upto.pred_tx, upto.pred_seq))
+            p.c.model == model, self._ids_in(p.c.id, wanted),
+            ~_after(p, upto.pred_tx, upto.pred_seq, self.store.postgres))
         return [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in self.conn.execute(q).all()]
 
     def predictions_between(self, model: str, start: float, end: float, upto: Cursor) -> list[StoredPrediction]:
         p = predictions
         q = sa.select(p.c.seq, p.c.tx, p.c.version, p.c.id, p.c.event_time, p.c.received_at, p.c.payload).where(
-            p.c.model == model, p.c.event_time >= start, p.c.event_time < end, ~_after(p, upto.pred_tx, upto.pred_seq))
+            p.c.model == model, p.c.event_time >= start, p.c.event_time < end,
+            ~_after(p, upto.pred_tx, upto.pred_seq, self.store.postgres))
         return [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in self.conn.execute(q).all()]
 
     def take_rebuilds(self, limit: int = 10_000) -> list[tuple[str, str]]:

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from assay.drift.text import DEFAULT_REFUSAL_PHRASES, refusal_pattern
@@ -70,7 +71,7 @@ def decode_body(body: bytes, content_type: str | None) -> list[Any]:
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
+                out.append(orjson.loads(line))
             except (ValueError, RecursionError) as exc:
                 raise InputError(f"body line {i + 1}: expected one JSON object per line (NDJSON), found invalid "
                                  f"JSON ({exc}). Fix: write each event as JSON on its own line") from None
@@ -87,7 +88,7 @@ def decode_body(body: bytes, content_type: str | None) -> list[Any]:
         raise InputError(f"body: expected Content-Type application/json, application/x-ndjson or "
                          f"application/vnd.apache.arrow.stream, found {content_type!r}. Fix: set the header")
     try:
-        doc = json.loads(body)
+        doc = orjson.loads(body)
     except (ValueError, RecursionError) as exc:
         raise InputError(f"body: expected JSON {{\"events\": [...]}}, found invalid JSON ({exc}). "
                          "Fix: send a JSON object with an events list") from None
@@ -195,106 +196,226 @@ def _keyed(value: Any, key: str) -> str:
 
 
 def _encode(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
+    """The stored form of a row: compact JSON, keys sorted (so that the digest does not depend on field order)."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
 
 def prepare_predictions(model: ModelConfig, events: Sequence[Any], *, now: float,
                         redaction_key: str | None = None) -> list[Row]:
-    """Validate, redact and encode a batch of predictions (all or nothing: :class:`BatchError`)."""
+    """Validate, redact and encode a batch of predictions (all or nothing: :class:`BatchError`).
+
+    Each event goes through a fast check of the usual shapes first (:class:`_Plan`); an event it cannot vouch for
+    (a bad one, text to redact, class probabilities...) takes the full check, which names every bad field."""
+    plan = _plan(model)
     check = _Checker()
     out: list[Row] = []
-    score_is_probability = model.task == "binary"
-    values = model.label_values()
+    fast = plan.fast
     for i, ev in enumerate(events):
-        if not isinstance(ev, dict):
-            check.bad(i, None, "(event)", "a JSON object (one flat row)", type(ev).__name__)
-            continue
-        raw_id = ev.get(model.id)
-        id_ = _key(raw_id)
-        n_before = len(check.errors)
-        if id_ is None:
-            check.bad(i, raw_id, model.id, f"an id (a string of 1 to {_MAX_KEY} characters, or an integer)",
-                      raw_id)
-        ts = ev.get(model.timestamp)
-        t = now if ts is None else parse_time(ts)
-        if t is None:
-            check.bad(i, raw_id, model.timestamp, "an RFC 3339 time with an offset or epoch seconds", ts)
-        raw_version = ev.get(model.version)
-        version = "" if raw_version is None else _key(raw_version)
-        if version is None:
-            check.bad(i, raw_id, model.version, "a version (a string or an integer)", raw_version)
-        payload: dict[str, Any] = {}
-        if model.score is not None:
-            s = ev.get(model.score)
-            if not _number(s) or (score_is_probability and not 0 <= s <= 1):  # type: ignore[operator]
-                check.bad(i, raw_id, model.score, "a probability in [0, 1]" if score_is_probability
-                          else "a finite number", s)
-            payload[model.score] = s
-        if model.prediction is not None:
-            p = ev.get(model.prediction)
-            if model.task == "regression":
-                if not _number(p):
-                    check.bad(i, raw_id, model.prediction, "a number", p)
-            elif not _in(p, values):
-                check.bad(i, raw_id, model.prediction, f"a predicted class, one of {', '.join(values or ())}", p)
-            payload[model.prediction] = int(p) if isinstance(p, bool) else p
-        if model.proba_prefix is not None:
-            wanted = [model.proba_prefix + c for c in model.classes or ()]
-            probs = {k: v for k, v in ev.items() if k.startswith(model.proba_prefix)}
-            if set(probs) != set(wanted) or not all(_number(v) and 0 <= v <= 1 for v in probs.values()):
-                check.bad(i, raw_id, model.proba_prefix + "*", f"probabilities in [0, 1] in the columns "
-                          f"{', '.join(wanted)}", probs)
-            elif abs(sum(probs.values()) - 1.0) > PROBA_TOLERANCE:
-                check.bad(i, raw_id, model.proba_prefix + "*", f"probabilities summing to 1 (within "
-                          f"{PROBA_TOLERANCE})", f"a sum of {sum(probs.values())!r}")
-            payload.update(probs)
-        for col in (model.latency, model.cost):
-            if col is not None and ev.get(col) is not None:
-                v = ev[col]
-                if not _number(v) or v < 0:
-                    check.bad(i, raw_id, col, "a number >= 0 (or null)", v)
-                payload[col] = v
-        if model.status is not None and model.status in ev:
-            if not _scalar(ev[model.status]):
-                check.bad(i, raw_id, model.status, "a status (a string, number or boolean)", ev[model.status])
-            payload[model.status] = ev[model.status]
-        for col in (*model.segments, *model.sensitive):
-            v = ev.get(col)
-            if not _scalar(v):
-                check.bad(i, raw_id, col, "a string, number or boolean (or null)", v)
-            payload[col] = None if v is None else str(v)
-        for col in model.features:
-            if col in payload:
-                continue
-            v = ev.get(col)
-            if not _scalar(v) or (isinstance(v, float) and not math.isfinite(v)):
-                check.bad(i, raw_id, col, "a flat value: string, finite number, boolean or null", v)
-            payload[col] = v
-        features: dict[str, list[int]] = {}
-        for col in model.text:
-            v = ev.get(col)
-            if v is not None and not isinstance(v, str):
-                check.bad(i, raw_id, col, "text (a string or null)", v)
-                continue
-            if isinstance(v, str):
-                features[col] = text_features(v)
-                v = _redact_text(v, model.redact_patterns)
-            payload[col] = v
-        if features:
-            payload["_text"] = features
-        for col in model.redact:
-            if col in payload:
-                if redaction_key:
-                    payload[col] = None if payload[col] is None else _keyed(payload[col], redaction_key)
-                else:
-                    del payload[col]
-        if len(check.errors) > n_before or id_ is None or t is None or version is None:
-            continue
-        body = _encode(payload)
-        out.append(Row(version, id_, float(t), digest(body), body))
+        row = fast(ev, now) if fast is not None else None
+        if row is None:
+            row = _check_prediction(model, check, i, ev, now, redaction_key)
+        if row is not None:
+            out.append(row)
     if check.errors:
         raise BatchError(check.errors)
     return out
+
+
+class _Plan:
+    """The columns of a model's predictions, looked up once, and a fast check of an event whose fields all have
+    the usual types and ranges: it returns the event's row, or ``None`` to leave the event to the full check."""
+
+    def __init__(self, model: ModelConfig) -> None:
+        self.fast = None if (model.text or model.redact or model.proba_prefix is not None
+                             or (model.prediction is not None and model.task != "regression")) else self._fast
+        self.id, self.timestamp, self.version = model.id, model.timestamp, model.version
+        self.score, self.probability = model.score, model.task == "binary"
+        self.prediction = model.prediction
+        self.amounts = tuple(c for c in (model.latency, model.cost) if c is not None)
+        self.status = model.status
+        self.groups = (*model.segments, *model.sensitive)
+        self.features = tuple(model.features)
+
+    def _fast(self, ev: Any, now: float) -> Row | None:
+        if type(ev) is not dict:
+            return None
+        id_ = ev.get(self.id)
+        if type(id_) is str:
+            if not 0 < len(id_) <= _MAX_KEY or "\x00" in id_:
+                return None
+        elif type(id_) is int:
+            id_ = str(id_)
+        else:
+            return None
+        ts = ev.get(self.timestamp)
+        if ts is None:
+            t = now
+        elif type(ts) is float or type(ts) is int:
+            t = float(ts)
+            if not _FIRST <= t <= _LAST:  # NaN fails too
+                return None
+        else:
+            parsed = parse_time(ts)
+            if parsed is None:
+                return None
+            t = parsed
+        version = ev.get(self.version)
+        if version is None:
+            version = ""
+        elif type(version) is int:
+            version = str(version)
+        elif type(version) is not str or not 0 < len(version) <= _MAX_KEY or "\x00" in version:
+            return None
+        payload: dict[str, Any] = {}
+        if self.score is not None:
+            v = ev.get(self.score)
+            if type(v) is not float and type(v) is not int:
+                return None
+            if not (0 <= v <= 1 if self.probability else math.isfinite(v)):
+                return None
+            payload[self.score] = v
+        if self.prediction is not None:  # regression: a number
+            v = ev.get(self.prediction)
+            if (type(v) is not float and type(v) is not int) or not math.isfinite(v):
+                return None
+            payload[self.prediction] = v
+        for col in self.amounts:
+            v = ev.get(col)
+            if v is not None:
+                if (type(v) is not float and type(v) is not int) or not 0 <= v < math.inf:
+                    return None
+                payload[col] = v
+        if self.status is not None and self.status in ev:
+            v = ev[self.status]
+            if v is not None and type(v) is not str and type(v) is not int and type(v) is not bool:
+                return None
+            payload[self.status] = v
+        for col in self.groups:
+            v = ev.get(col)
+            if type(v) is str or v is None:
+                payload[col] = v
+            elif type(v) is int or type(v) is bool or type(v) is float:
+                payload[col] = str(v)
+            else:
+                return None
+        for col in self.features:
+            if col in payload:
+                continue
+            v = ev.get(col)
+            if type(v) is float:
+                if not math.isfinite(v):
+                    return None
+            elif v is not None and type(v) is not str and type(v) is not int and type(v) is not bool:
+                return None
+            payload[col] = v
+        body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+        return Row(version, id_, t, digest(body), body)
+
+
+_PLANS: dict[int, tuple[ModelConfig, _Plan]] = {}
+
+
+def _plan(model: ModelConfig) -> _Plan:
+    got = _PLANS.get(id(model))
+    if got is None or got[0] is not model:
+        if len(_PLANS) > 1000:
+            _PLANS.clear()
+        got = _PLANS[id(model)] = (model, _Plan(model))
+    return got[1]
+
+
+def _check_prediction(model: ModelConfig, check: _Checker, i: int, ev: Any, now: float,
+                      redaction_key: str | None) -> Row | None:
+    """The full check of one event: its row, or ``None`` with every bad field recorded in ``check``."""
+    score_is_probability = model.task == "binary"
+    values = model.label_values()
+    if not isinstance(ev, dict):
+        check.bad(i, None, "(event)", "a JSON object (one flat row)", type(ev).__name__)
+        return None
+    raw_id = ev.get(model.id)
+    id_ = _key(raw_id)
+    n_before = len(check.errors)
+    if id_ is None:
+        check.bad(i, raw_id, model.id, f"an id (a string of 1 to {_MAX_KEY} characters, or an integer)",
+                  raw_id)
+    ts = ev.get(model.timestamp)
+    t = now if ts is None else parse_time(ts)
+    if t is None:
+        check.bad(i, raw_id, model.timestamp, "an RFC 3339 time with an offset or epoch seconds", ts)
+    raw_version = ev.get(model.version)
+    version = "" if raw_version is None else _key(raw_version)
+    if version is None:
+        check.bad(i, raw_id, model.version, "a version (a string or an integer)", raw_version)
+    payload: dict[str, Any] = {}
+    if model.score is not None:
+        s = ev.get(model.score)
+        if not _number(s) or (score_is_probability and not 0 <= s <= 1):  # type: ignore[operator]
+            check.bad(i, raw_id, model.score, "a probability in [0, 1]" if score_is_probability
+                      else "a finite number", s)
+        payload[model.score] = s
+    if model.prediction is not None:
+        p = ev.get(model.prediction)
+        if model.task == "regression":
+            if not _number(p):
+                check.bad(i, raw_id, model.prediction, "a number", p)
+        elif not _in(p, values):
+            check.bad(i, raw_id, model.prediction, f"a predicted class, one of {', '.join(values or ())}", p)
+        payload[model.prediction] = int(p) if isinstance(p, bool) else p
+    if model.proba_prefix is not None:
+        wanted = [model.proba_prefix + c for c in model.classes or ()]
+        probs = {k: v for k, v in ev.items() if k.startswith(model.proba_prefix)}
+        if set(probs) != set(wanted) or not all(_number(v) and 0 <= v <= 1 for v in probs.values()):
+            check.bad(i, raw_id, model.proba_prefix + "*", f"probabilities in [0, 1] in the columns "
+                      f"{', '.join(wanted)}", probs)
+        elif abs(sum(probs.values()) - 1.0) > PROBA_TOLERANCE:
+            check.bad(i, raw_id, model.proba_prefix + "*", f"probabilities summing to 1 (within "
+                      f"{PROBA_TOLERANCE})", f"a sum of {sum(probs.values())!r}")
+        payload.update(probs)
+    for col in (model.latency, model.cost):
+        if col is not None and ev.get(col) is not None:
+            v = ev[col]
+            if not _number(v) or v < 0:
+                check.bad(i, raw_id, col, "a number >= 0 (or null)", v)
+            payload[col] = v
+    if model.status is not None and model.status in ev:
+        st = ev[model.status]
+        if not _scalar(st) or (isinstance(st, float) and not math.isfinite(st)):
+            check.bad(i, raw_id, model.status, "a status (a string, number or boolean)", ev[model.status])
+        payload[model.status] = ev[model.status]
+    for col in (*model.segments, *model.sensitive):
+        v = ev.get(col)
+        if not _scalar(v):
+            check.bad(i, raw_id, col, "a string, number or boolean (or null)", v)
+        payload[col] = None if v is None else str(v)
+    for col in model.features:
+        if col in payload:
+            continue
+        v = ev.get(col)
+        if not _scalar(v) or (isinstance(v, float) and not math.isfinite(v)):
+            check.bad(i, raw_id, col, "a flat value: string, finite number, boolean or null", v)
+        payload[col] = v
+    features: dict[str, list[int]] = {}
+    for col in model.text:
+        v = ev.get(col)
+        if v is not None and not isinstance(v, str):
+            check.bad(i, raw_id, col, "text (a string or null)", v)
+            continue
+        if isinstance(v, str):
+            features[col] = text_features(v)
+            v = _redact_text(v, model.redact_patterns)
+        payload[col] = v
+    if features:
+        payload["_text"] = features
+    for col in model.redact:
+        if col in payload:
+            if redaction_key:
+                payload[col] = None if payload[col] is None else _keyed(payload[col], redaction_key)
+            else:
+                del payload[col]
+    if len(check.errors) > n_before or id_ is None or t is None or version is None:
+        return None
+    body = _encode(payload)
+    return Row(version, id_, float(t), digest(body), body)
 
 
 def _in(value: Any, allowed: Sequence[str] | None) -> bool:
