@@ -13,13 +13,18 @@ from assay.errors import ConfigError
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "serve", help="run the watch service (ingest, windows, reads) over the config's store",
-        description="Example: assay serve --config watch.yaml --port 8000. With PostgreSQL, --workers N runs N "
-        "processes; exactly one of them materializes (an advisory lock). Needs the watch extra.")
+        description="Example: assay serve --config watch.yaml --port 8000. --workers N runs N HTTP processes; "
+        "the materializer (folding events into windows) runs in one process of its own beside them, restarted "
+        "should it fail (--materializer thread: on a thread of the one HTTP process instead). Any number of "
+        "services may share a store: one materializes at a time (a lock). Needs the watch extra.")
     p.add_argument("--config", required=True, help="watch.yaml")
     p.add_argument("--store", help="the store URL, instead of the config's `store:` (e.g. postgresql://...)")
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--materializer", choices=["process", "thread"], default="process",
+                   help="where the materializer runs: a process of its own, on the other core (default), or a "
+                        "thread of the HTTP process (one process in all; slower ingest)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(handler=run)
 
@@ -46,18 +51,31 @@ def run(args: argparse.Namespace) -> int:
     monitor = Monitor(config, store_url=args.store)  # creates or migrates the store's schema
     print(f"assay serve: {len(config.models)} model(s), store {monitor.store.engine.url.render_as_string()}, "
           f"listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    if args.workers == 1:
-        from assay.service.app import create_app, tune_gc
+    if args.materializer == "thread" and args.workers > 1:
+        raise ConfigError("--materializer thread: expected one HTTP process, found --workers "
+                          f"{args.workers}. Fix: drop --materializer thread (the default runs it in its own process)")
+    from assay.service.worker import MaterializerProcess, tune_interpreter
 
-        app = create_app(monitor)
-        tune_gc()
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                    access_log=False)
+    background = None
+    if args.materializer == "process":
+        background = MaterializerProcess(args.config, args.store)
+        background.start()
+    try:
+        if args.workers == 1:
+            from assay.service.app import create_app
+
+            app = create_app(monitor, background=background is None)
+            tune_interpreter()
+            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+            return 0
+        monitor.close()
+        os.environ["ASSAY_CONFIG"] = os.path.abspath(args.config)
+        os.environ["ASSAY_MATERIALIZER"] = args.materializer
+        if args.store:
+            os.environ["ASSAY_STORE"] = args.store
+        uvicorn.run("assay.service.app:factory", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=args.log_level, access_log=False)
         return 0
-    monitor.close()
-    os.environ["ASSAY_CONFIG"] = os.path.abspath(args.config)
-    if args.store:
-        os.environ["ASSAY_STORE"] = args.store
-    uvicorn.run("assay.service.app:factory", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, access_log=False)
-    return 0
+    finally:
+        if background is not None:
+            background.close()

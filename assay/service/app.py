@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import threading
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,60 +25,12 @@ from assay.errors import AssayError, InputError
 from assay.service.auth import Authenticator
 from assay.service.routes import ingest, read, traces
 from assay.service.wire import Health
+from assay.service.worker import Worker, tune_interpreter
 from assay.store.watch import StoreUnavailable
 from assay.watch.events import BatchError
 from assay.watch.monitor import Monitor, NotFound, TooLarge, UnknownModel
 
 log = logging.getLogger("assay.service")
-INTERVAL = 0.25  # the materializer's idle wait; acknowledged events are readable well within 5 s
-EXPIRE_EVERY = 600.0
-
-
-class Worker:
-    """The background owner of folding and retention, on a thread; everything it does is callable directly."""
-
-    def __init__(self, monitor: Monitor) -> None:
-        self.monitor = monitor
-        self.wake = threading.Event()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="assay-materializer", daemon=True)
-        self.holder = False
-        self.last_error: str | None = None
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.wake.set()
-        self.thread.join(timeout=10)
-
-    def _run(self) -> None:
-        store = self.monitor.store
-        while not self.stop.is_set():
-            try:
-                with store.materializer_lock() as held:
-                    self.holder = held
-                    if not held:
-                        self.stop.wait(2.0)
-                        continue
-                    self._hold()
-            except Exception as exc:  # the store went away: back off, then take the lock again
-                self.last_error = str(exc)
-                log.warning("materializer: %s", exc)
-                self.holder = False
-                self.stop.wait(1.0)
-
-    def _hold(self) -> None:
-        last_expire = 0.0
-        while not self.stop.is_set():
-            self.wake.wait(INTERVAL)
-            self.wake.clear()
-            self.monitor.materialize(drain=False)
-            self.last_error = None
-            if time.monotonic() - last_expire > EXPIRE_EVERY:
-                self.monitor.expire()
-                last_expire = time.monotonic()
 
 
 def _error(status: int, message: str, errors: list[Any] | None = None,
@@ -197,22 +147,13 @@ def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
     return app
 
 
-def tune_gc() -> None:
-    """Collect garbage less often in the service: ingest allocates thousands of short-lived objects per batch (no
-    cycles among them), and with the default thresholds the collector ran every 700 allocations, each time also
-    walking the long-lived objects; freezing what is alive at start-up keeps those out of every collection."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
 def factory() -> FastAPI:
-    """The app of ``$ASSAY_CONFIG`` (and ``$ASSAY_STORE``): what ``assay serve --workers N`` runs in each worker."""
+    """The app of ``$ASSAY_CONFIG`` (and ``$ASSAY_STORE``): what ``assay serve --workers N`` runs in each worker
+    (with ``$ASSAY_MATERIALIZER=process`` the materializer runs in a process of its own, not on a thread here)."""
     from assay.watch.config import load_config
 
     config = load_config(os.environ["ASSAY_CONFIG"])
-    app = create_app(Monitor(config, store_url=os.environ.get("ASSAY_STORE") or None))
-    tune_gc()
+    app = create_app(Monitor(config, store_url=os.environ.get("ASSAY_STORE") or None),
+                     background=os.environ.get("ASSAY_MATERIALIZER", "thread") == "thread")
+    tune_interpreter()
     return app

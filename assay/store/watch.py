@@ -22,12 +22,15 @@ behind the cursor later.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import hashlib
 import json
+import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, NamedTuple, cast
@@ -42,10 +45,15 @@ from assay.store.watch_tables import counters, cursors, labels, predictions, reb
 
 MATERIALIZER = "materializer"
 ADVISORY_KEY = 0x61737361  # "assa"
+BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for the write lock before the store counts as unavailable
 
 
 class StoreUnavailable(Exception):
     """The database cannot be reached or is saturated: the service answers 503 and acknowledges nothing."""
+
+
+class StaleSnapshot(Exception):
+    """A materializer pass read a snapshot that another pass has since moved past: its writes were dropped."""
 
 
 class Row(NamedTuple):
@@ -112,9 +120,45 @@ def digest(payload: bytes) -> bytes:
     return hashlib.blake2b(payload, digest_size=16).digest()
 
 
+_ROWS_PER_INSERT = 4000  # 7 columns: 28,000 parameters, below SQLite's 32,766
+_PAD = 50
+
+
+def _multi_insert(table: str, cols: str, rows: Sequence[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """One ``INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING`` for many rows, and its parameters.
+
+    One statement is one call into SQLite, which runs without the interpreter lock: ``executemany`` would give the
+    lock up and take it back for every row, and each time it is taken back behind a busy thread it waits for that
+    thread's switch interval. The row count is padded to a multiple of 50 with copies of the last row (skipped as
+    conflicts with it), so that a handful of statements serve every batch size from SQLite's statement cache."""
+    n = len(rows)
+    padded = -(-n // _PAD) * _PAD
+    flat = [v for r in rows for v in r]
+    flat.extend(rows[-1] * (padded - n))
+    return _insert_sql(table, cols, len(rows[0]), padded), flat
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, cols: str, width: int, n: int) -> str:
+    marks = "(" + ", ".join("?" * width) + ")"
+    return f"INSERT INTO {table} ({cols}) VALUES {', '.join([marks] * n)} ON CONFLICT DO NOTHING"
+
+
 def _chunks(items: Sequence[Any], size: int = 900) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+GROUP_ROWS = 20_000  # rows per shared ingest transaction on SQLite
+
+
+@dataclass(eq=False)
+class _Job:
+    work: Callable[[Connection], Ingested]
+    size: int
+    done: bool = False
+    result: Ingested | None = None
+    error: BaseException | None = None
 
 
 class EventStore:
@@ -126,6 +170,9 @@ class EventStore:
         self.dialect = engine.dialect.name
         self.postgres = self.dialect == "postgresql"
         self._lock = threading.Lock()
+        self._queue: collections.deque[_Job] = collections.deque()
+        self._queue_lock = threading.Lock()
+        self._turn = threading.Lock()
 
     # -- ingest -----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -138,6 +185,48 @@ class EventStore:
                     exc, OperationalError):
                 raise
             raise StoreUnavailable(str(exc.orig) if exc.orig is not None else str(exc)) from exc
+
+    def _write(self, work: Callable[[Connection], Ingested], size: int) -> Ingested:
+        """``work(conn)`` in a write transaction. On SQLite the batches of the threads waiting meanwhile share one
+        (group commit): whichever thread takes the turn writes every queued batch, up to ``GROUP_ROWS`` rows, in one
+        transaction with one commit (one sync to disk), and hands each its own result. Should the shared
+        transaction fail other than by the store being unavailable, each batch is written again on its own, so a
+        batch only ever fails by itself. PostgreSQL takes concurrent writers as they come."""
+        if self.postgres:
+            with self._tx() as conn:
+                return work(conn)
+        job = _Job(work, size)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._turn:
+            if not job.done:
+                with self._queue_lock:
+                    group: list[_Job] = []
+                    rows = 0
+                    while self._queue and (not group or rows + self._queue[0].size <= GROUP_ROWS):
+                        nxt = self._queue.popleft()
+                        group.append(nxt)
+                        rows += nxt.size
+                self._run_group(group)
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+    def _run_group(self, group: list[_Job]) -> None:
+        try:
+            with self._tx() as conn:
+                results = [j.work(conn) for j in group]
+        except Exception as exc:
+            if len(group) == 1 or isinstance(exc, StoreUnavailable):
+                for j in group:
+                    j.error, j.done = exc, True
+                return
+            for j in group:
+                self._run_group([j])
+            return
+        for j, r in zip(group, results, strict=True):
+            j.result, j.done = r, True
 
     def insert_predictions(self, model: str, rows: Sequence[Row], *, now: float) -> Ingested:
         """Store the new rows of a batch in one transaction; classify the others as duplicates or conflicts.
@@ -156,21 +245,26 @@ class EventStore:
                     out.conflicts += 1
                     out.conflict_ids.append(r.id)
         fresh = list(unique.values())
-        with self._tx() as conn:
+        seen = (out.duplicates, out.conflicts, list(out.conflict_ids))  # within the batch
+
+        def work(conn: Connection) -> Ingested:
+            got = Ingested(duplicates=seen[0], conflicts=seen[1], conflict_ids=list(seen[2]))
             if fresh:
                 skipped = self._insert_new(conn, predictions, model, now, fresh)
-                out.accepted = len(fresh) - len(skipped)
+                got.accepted = len(fresh) - len(skipped)
                 for r in fresh:
                     have = skipped.get((r.version, r.id))
                     if have is None:
                         continue
                     if have == r.digest:
-                        out.duplicates += 1
+                        got.duplicates += 1
                     else:
-                        out.conflicts += 1
-                        out.conflict_ids.append(r.id)
-            self._count(conn, model, out)
-        return out
+                        got.conflicts += 1
+                        got.conflict_ids.append(r.id)
+            self._count(conn, model, got)
+            return got
+
+        return self._write(work, len(fresh))
 
     def _insert_new(self, conn: Connection, table: sa.Table, model: str, now: float,
                     rows: Sequence[Row] | Sequence[LabelRow]) -> dict[tuple[str, ...], bytes]:
@@ -195,11 +289,11 @@ class EventStore:
                                                  for r in cast("Sequence[Row]", rows)]
             else:
                 params = [(model, r.id, now, r.digest, r.payload) for r in rows]
-            marks = ", ".join("?" * len(params[0]))
             top = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (table.name,)).scalar()
             before = raw.total_changes
-            conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-                                 params)
+            for part in _chunks(params, _ROWS_PER_INSERT):
+                sql, flat = _multi_insert(table.name, cols, part)
+                conn.exec_driver_sql(sql, tuple(flat))
             if (raw.total_changes - before) % (1 << 32) == len(rows):  # sqlite3_total_changes is a C int
                 return {}
             return self._known_digests(conn, table, model, {_key(r) for r in rows}, below=int(top or 0))
@@ -261,8 +355,11 @@ class EventStore:
                 out.conflicts += 1
                 out.conflict_ids.append(r.id)
         t = labels
-        with self._tx() as conn:
-            fresh = list(unique.values())
+        fresh = list(unique.values())
+        seen = (out.duplicates, out.conflicts, list(out.conflict_ids))  # within the batch
+
+        def work(conn: Connection) -> Ingested:
+            out = Ingested(duplicates=seen[0], conflicts=seen[1], conflict_ids=list(seen[2]))
             skipped = self._insert_new(conn, t, model, now, fresh) if fresh else {}
             out.accepted = len(fresh) - len(skipped)
             replace = []
@@ -294,7 +391,9 @@ class EventStore:
                         out.conflicts += 1
                         out.conflict_ids.append(r.id)
             self._count(conn, model, out)
-        return out
+            return out
+
+        return self._write(work, len(fresh))
 
     def _upsert_rebuilds(self, conn: Connection, model: str, ids: Sequence[str]) -> None:
         rows = [{"model": model, "id": i} for i in ids]
@@ -406,7 +505,29 @@ class EventStore:
 
     # -- the materializer -------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def materializing(self) -> Iterator[Materialization]:
+    def materializing(self, *, locked: bool = False) -> Iterator[Materialization]:
+        """One materializer pass: its reads, then its writes (states, cursor, counters) committed together.
+
+        On PostgreSQL the pass is one transaction (MVCC: it blocks no writer). On SQLite, where a write transaction
+        excludes every other writer, the pass reads a snapshot (a read transaction in WAL mode, which blocks no
+        one) and applies its writes at the end in one short write transaction, so ingest goes on while it folds;
+        should the cursor have moved meanwhile (another pass), nothing is written and :class:`StaleSnapshot` is
+        raised. A pass with windows to rebuild (``label_policy: last``), or with ``locked``, holds the write lock
+        throughout: the rebuild queue is shared with ingest."""
+        if not self.postgres and not locked:
+            snapshot: Materialization | None = None
+            with self.reader.connect() as rconn, rconn.begin():
+                m = Materialization(self, rconn, deferred=True)
+                if not m.rebuilds_pending():
+                    yield m
+                    snapshot = m
+            if snapshot is not None:
+                with self._tx() as wconn:
+                    if _read_cursor(wconn) != snapshot.start:
+                        raise StaleSnapshot("the materializer's cursor moved during the pass")
+                    for write in snapshot.pending:
+                        write(wconn)
+                return
         with self._tx() as conn:
             yield Materialization(self, conn)
 
@@ -519,10 +640,13 @@ def _read_cursor(conn: Connection) -> Cursor:
 class Materialization:
     """The materializer's reads and writes inside one transaction."""
 
-    def __init__(self, store: EventStore, conn: Connection) -> None:
+    def __init__(self, store: EventStore, conn: Connection, *, deferred: bool = False) -> None:
         self.store = store
         self.conn = conn
-        self.cursor = _read_cursor(conn)
+        self.cursor = self.start = _read_cursor(conn)
+        # with ``deferred`` (SQLite) ``conn`` reads a snapshot and the writes wait here for the write transaction
+        self.deferred = deferred
+        self.pending: list[Callable[[Connection], Any]] = []
         # On PostgreSQL, rows of transactions at or above the oldest running one are not read yet
         self.horizon: int | None = None
         if store.postgres:
@@ -588,10 +712,23 @@ class Materialization:
             ~_after(p, upto.pred_tx, upto.pred_seq, self.store.postgres))
         return [StoredPrediction(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in self.conn.execute(q).all()]
 
+    def _write(self, write: Callable[[Connection], Any]) -> None:
+        if self.deferred:
+            self.pending.append(write)
+        else:
+            write(self.conn)
+
+    def rebuilds_pending(self) -> bool:
+        return self.conn.execute(sa.select(rebuilds.c.id).limit(1)).first() is not None
+
     def take_rebuilds(self, limit: int = 10_000) -> list[tuple[str, str]]:
         rows = [(m, i) for m, i in self.conn.execute(sa.select(rebuilds.c.model, rebuilds.c.id).limit(limit))]
-        for model, id_ in rows:
-            self.conn.execute(rebuilds.delete().where(rebuilds.c.model == model, rebuilds.c.id == id_))
+
+        def write(conn: Connection) -> None:
+            for model, id_ in rows:
+                conn.execute(rebuilds.delete().where(rebuilds.c.model == model, rebuilds.c.id == id_))
+
+        self._write(write)
         return rows
 
     def windows(self, keys: Sequence[tuple[str, str, int, float]]) -> dict[tuple[str, str, int, float], bytes]:
@@ -633,26 +770,30 @@ class Materialization:
             stmt = lstmt.on_conflict_do_update(index_elements=[w.c.model, w.c.version, w.c.level, w.c.start],
                                                set_={"state": lstmt.excluded.state,
                                                      "updated_at": lstmt.excluded.updated_at})
-        self.conn.execute(stmt, rows)
+        self._write(lambda conn: conn.execute(stmt, rows))
 
     def delete_windows(self, model: str, version: str | None, level: int, start: float, end: float) -> None:
         w = windows
         q = w.delete().where(w.c.model == model, w.c.level == level, w.c.start >= start, w.c.start < end)
         if version is not None:
             q = q.where(w.c.version == version)
-        self.conn.execute(q)
+        self._write(lambda conn: conn.execute(q))
 
     def count(self, model: str, name: str, value: int) -> None:
         """Add to a counter of the model, in the materializer's transaction."""
-        self.store._count_one(self.conn, model, name, value)
+        self._write(lambda conn: self.store._count_one(conn, model, name, value))
 
     def advance(self, cursor: Cursor, *, now: float) -> None:
         c = cursors
         values = {"pred_tx": cursor.pred_tx, "pred_seq": cursor.pred_seq, "label_tx": cursor.label_tx,
                   "label_seq": cursor.label_seq, "updated_at": now}
-        done = self.conn.execute(c.update().where(c.c.name == MATERIALIZER).values(**values)).rowcount
-        if not done:
-            self.conn.execute(c.insert().values(name=MATERIALIZER, **values))
+
+        def write(conn: Connection) -> None:
+            done = conn.execute(c.update().where(c.c.name == MATERIALIZER).values(**values)).rowcount
+            if not done:
+                conn.execute(c.insert().values(name=MATERIALIZER, **values))
+
+        self._write(write)
         self.cursor = cursor
 
 
@@ -725,7 +866,8 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
             except Exception:  # sqlite3.OperationalError: database is locked
                 time.sleep(0.05)
         cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        # the writer waits for the lock in _on_begin below; once it holds it (WAL), no statement waits for another
+        cur.execute(f"PRAGMA busy_timeout={0 if immediate else int(BUSY_TIMEOUT * 1000)}")
         cur.execute("PRAGMA foreign_keys=ON")
         if immediate:  # the one writing connection: a page cache for the indexes' hot pages (up to 256 MiB), and
             # checkpoints every 10,000 pages (~40 MiB of WAL) instead of 1,000: a page rewritten by many commits
@@ -736,7 +878,23 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not immediate:
+            conn.exec_driver_sql("BEGIN")
+            return
+        # Another process holding the write lock (the materializer, another worker): SQLite's busy handler would
+        # sleep 1, 2, 5, 10 ... 100 ms between tries, long after the lock is free; poll it every 0.2 ms instead
+        # (the lock is held for milliseconds at a time), up to the same 30 s
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.0002)
 
     return engine
 

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from assay.errors import AssayError
-from assay.store.watch import Cursor, EventStore, Materialization, StoredLabel, StoredPrediction
+from assay.store.watch import Cursor, EventStore, Materialization, StaleSnapshot, StoredLabel, StoredPrediction
 from assay.watch.window import ModelContext, WindowState, merge_all
 
 log = logging.getLogger("assay.watch")
@@ -76,8 +76,12 @@ class Materializer:
         self.unfoldable: dict[str, int] = {}
 
     def run_once(self, limit: int = 20_000) -> PassResult:
-        with self.store.materializing() as m:
-            return self._pass(m, limit)
+        try:
+            with self.store.materializing() as m:
+                return self._pass(m, limit)
+        except StaleSnapshot:  # another pass moved the cursor meanwhile: fold again from where it is now
+            with self.store.materializing(locked=True) as m:
+                return self._pass(m, limit)
 
     def run_until_idle(self, limit: int = 20_000, max_passes: int = 10_000) -> PassResult:
         total = PassResult()
