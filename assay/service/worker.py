@@ -75,6 +75,7 @@ class Worker:
             self.wake.wait(INTERVAL)
             self.wake.clear()
             self.monitor.materialize(drain=False)
+            self.monitor.store.checkpoint()
             self.last_error = None
             if time.monotonic() - last_expire > EXPIRE_EVERY:
                 self.monitor.expire()

@@ -531,6 +531,15 @@ class EventStore:
         with self._tx() as conn:
             yield Materialization(self, conn)
 
+    def checkpoint(self) -> None:
+        """On SQLite, copy the write-ahead log back into the database (``PRAGMA wal_checkpoint(PASSIVE)``, which
+        waits for no one): the background worker does it after each pass, when it holds no snapshot, so the log
+        seldom reaches the size at which a committing ingest transaction would do it on the request's time."""
+        if self.postgres:
+            return
+        with self.reader.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     @contextlib.contextmanager
     def materializer_lock(self) -> Iterator[bool]:
         """Whether this process may materialize: a PostgreSQL advisory lock held on its own connection (released
