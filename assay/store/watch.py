@@ -408,19 +408,18 @@ class EventStore:
 
     def _count(self, conn: Connection, model: str, out: Ingested) -> None:
         for name, value in (("duplicates", out.duplicates), ("conflicts", out.conflicts)):
-            if not value:
-                continue
-            done = conn.execute(counters.update().where(counters.c.model == model, counters.c.name == name)
-                                .values(value=counters.c.value + value)).rowcount
-            if not done:
-                conn.execute(counters.insert().values(model=model, name=name, value=value))
+            if value:
+                self._count_one(conn, model, name, value)
 
-    @staticmethod
-    def _count_one(conn: Connection, model: str, name: str, value: int) -> None:
-        done = conn.execute(counters.update().where(counters.c.model == model, counters.c.name == name)
-                            .values(value=counters.c.value + value)).rowcount
-        if not done:
-            conn.execute(counters.insert().values(model=model, name=name, value=value))
+    def _count_one(self, conn: Connection, model: str, name: str, value: int) -> None:
+        """Add to a counter in one upsert: two transactions creating the same counter at once must not collide."""
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = insert(counters).values(model=model, name=name, value=value)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[counters.c.model, counters.c.name],
+                                                set_={"value": counters.c.value + stmt.excluded.value}))
 
     # -- reads ------------------------------------------------------------------------------------------------------
     def counts(self, model: str) -> dict[str, Any]:
