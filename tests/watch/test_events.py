@@ -6,11 +6,23 @@ import json
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assay.drift.text import text_features as arrow_text_features
 from assay.errors import InputError
 from assay.watch.config import parse_config
-from assay.watch.events import BatchError, decode_body, parse_time, prepare_labels, prepare_predictions, text_features
+from assay.watch.events import (
+    BatchError,
+    _check_prediction,
+    _Checker,
+    _plan,
+    decode_body,
+    parse_time,
+    prepare_labels,
+    prepare_predictions,
+    text_features,
+)
 
 CFG = parse_config("""models:
   fraud:
@@ -124,3 +136,50 @@ def test_labels_and_outcomes() -> None:
     assert json.loads(prepare_labels(CHAT, [{"id": "a", "clicked": True}])[0].payload) == {"clicked": 1.0}
     with pytest.raises(BatchError, match="outcome"):
         prepare_labels(CHAT, [{"id": "a"}])
+
+
+# -- the fast check and the full one agree ---------------------------------------------------------------------------
+
+PLAIN = parse_config("""models:
+  m:
+    task: binary
+    score: score
+    label: y
+    segments: [country]
+    sensitive: [group]
+    features: [amount, country, flag, latency_s]
+    latency: latency_s
+    cost: cost
+    status: status
+""").models["m"]
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.integers(2**62, 2**63 - 1),
+                    st.floats(allow_nan=True, allow_infinity=True), st.floats(0, 1), st.text(max_size=5),
+                    st.lists(st.integers(), max_size=2),
+                    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
+_EVENT = st.fixed_dictionaries({}, optional={
+    "id": st.one_of(st.text(min_size=1, max_size=8), st.integers(), _VALUES, st.just("x" * 201)),
+    "timestamp": st.one_of(st.floats(1e9, 2e9), st.integers(0, 2**40), st.just("2026-12-01T10:00:00Z"),
+                           st.just("2026-12-01T10:00:00"), _VALUES),
+    "version": st.one_of(st.text(min_size=1, max_size=4), st.integers(), _VALUES),
+    "score": st.one_of(st.floats(0, 1), _VALUES), "country": _VALUES, "group": _VALUES, "amount": _VALUES,
+    "flag": _VALUES, "latency_s": st.one_of(st.floats(0, 10), _VALUES), "cost": st.one_of(st.floats(0, 1), _VALUES),
+    "status": _VALUES, "other": _VALUES,
+})
+
+
+@settings(max_examples=400, deadline=None)
+@given(_EVENT)
+def test_the_fast_check_accepts_only_what_the_full_check_accepts_and_stores_the_same_row(ev: dict) -> None:
+    fast = _plan(PLAIN)._fast(ev, 1_800_000_000.0)
+    check = _Checker()
+    full = _check_prediction(PLAIN, check, 0, ev, 1_800_000_000.0, None)
+    if fast is not None:  # the fast check may leave an event to the full one, never accept a bad one
+        assert not check.errors and full == fast
+    assert (full is None) == bool(check.errors)
+
+
+def test_the_usual_event_takes_the_fast_check() -> None:
+    ev = {"id": "a", "timestamp": 1.8e9, "score": 0.5, "country": "de", "amount": 3.5, "latency_s": 0.2}
+    fast = _plan(PLAIN)._fast(ev, 0.0)
+    assert fast is not None and fast.payload == b'{"amount":3.5,"country":"de","flag":null,"group":null,' \
+        b'"latency_s":0.2,"score":0.5}'
