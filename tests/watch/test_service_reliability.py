@@ -400,3 +400,49 @@ def _up(url: str) -> bool:
         return httpx.get(url + "/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+# -- the materializer process --------------------------------------------------------------------------------------
+
+def _materializers(pid: int) -> list[int]:
+    """The materializer processes under ``pid`` (multiprocessing spawns them with ``spawn_main``)."""
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            children = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+        except OSError:
+            continue
+        for c in children:
+            try:
+                if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes():
+                    out.append(int(c))
+            except OSError:
+                pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_materializer_process_is_restarted_and_dies_with_the_service(serve: Callable[..., Server],
+                                                                         tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'watch.sqlite'}"
+    server = serve(store)
+    assert server.proc is not None
+    first = poll(lambda: _materializers(server.proc.pid), lambda m: len(m) == 1, timeout=30)
+    token = make_token(server.config, store, "ci", "ingest", "read")
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
+        os.kill(first[0], signal.SIGKILL)  # the materializer crashes: the service starts another
+        second = poll(lambda: _materializers(server.proc.pid), lambda m: len(m) == 1 and m != first, timeout=30)
+        preds, _ = batch(0, 200)
+        assert c.post("/v1/models/fraud/predictions", json={"events": preds}).json()["accepted"] == 200
+        idle(c)  # the new materializer folds what the service took meanwhile
+        assert c.get(f"/v1/models/fraud/metrics?from={T0}&to={T0 + 200}").json()["dataset"]["rows"] == 200
+    os.kill(server.proc.pid, signal.SIGKILL)  # the service alone dies (not its process group)
+    server.proc.wait(15)
+    poll(lambda: _alive(second[0]), lambda alive: not alive, timeout=10)
