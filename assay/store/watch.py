@@ -271,13 +271,14 @@ class EventStore:
         """Insert the rows (keys unique within ``rows``) except those whose key is already stored; the digests
         stored under the keys it skipped, by key ((version, id) for predictions, (id,) for labels).
 
-        SQLite: one ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING``; the write lock is held from BEGIN
+        SQLite: multi-row ``INSERT ... ON CONFLICT DO NOTHING`` statements; the write lock is held from BEGIN
         IMMEDIATE, so nothing can come between, and the connection's change count says whether every row went in.
         When some did not, the rows under their keys with a ``seq`` at or below the table's sequence before the
         statement are the stored ones (skipped rows may use up sequence numbers, so the count does not tell).
-        PostgreSQL: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING`` (``tx`` from its
-        column default); a key another writer is inserting is waited for, so the keys not returned are committed
-        rows, read afterwards."""
+        PostgreSQL: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`` (``tx`` from its column
+        default); a key another writer is inserting is waited for, so when the row count falls short the rows under
+        the keys that another transaction stored are committed ones, read afterwards (nothing is sent back for the
+        usual batch of new events)."""
         is_pred = table is predictions
         cols = "model, version, id, event_time, received_at, digest, payload" if is_pred else \
             "model, id, received_at, digest, payload"
@@ -300,28 +301,31 @@ class EventStore:
         if is_pred:
             sql = (f"INSERT INTO predictions ({cols}) SELECT %s, v, i, t, %s, d, p FROM unnest(%s::text[], "
                    "%s::text[], %s::float8[], %s::bytea[], %s::bytea[]) AS u(v, i, t, d, p) "
-                   "ON CONFLICT DO NOTHING RETURNING version, id")
+                   "ON CONFLICT DO NOTHING")
             preds = cast("Sequence[Row]", rows)
             args: tuple[Any, ...] = (model, now, [r.version for r in preds], [r.id for r in preds],
                                      [r.event_time for r in preds], [r.digest for r in preds],
                                      [r.payload for r in preds])
         else:
             sql = (f"INSERT INTO labels ({cols}) SELECT %s, i, %s, d, p FROM unnest(%s::text[], %s::bytea[], "
-                   "%s::bytea[]) AS u(i, d, p) ON CONFLICT DO NOTHING RETURNING id")
+                   "%s::bytea[]) AS u(i, d, p) ON CONFLICT DO NOTHING")
             args = (model, now, [r.id for r in rows], [r.digest for r in rows], [r.payload for r in rows])
-        got = {tuple(k) for k in conn.exec_driver_sql(sql, args)}
-        if len(got) == len(rows):
+        if conn.exec_driver_sql(sql, args).rowcount == len(rows):
             return {}
-        return self._known_digests(conn, table, model, {_key(r) for r in rows} - got)
+        mine = int(conn.exec_driver_sql("SELECT pg_current_xact_id()::text::bigint").scalar_one())
+        return self._known_digests(conn, table, model, {_key(r) for r in rows}, other_than=mine)
 
     def _known_digests(self, conn: Connection, table: sa.Table, model: str, wanted: set[tuple[str, ...]],
-                       below: int | None = None) -> dict[tuple[str, ...], bytes]:
+                       below: int | None = None, other_than: int | None = None) -> dict[tuple[str, ...], bytes]:
         """Stored digests under the keys ``wanted`` ((version, id) for predictions, (id,) for labels), only of
-        rows with ``seq <= below`` when given."""
+        rows with ``seq <= below`` (SQLite) or of another transaction than ``other_than`` (PostgreSQL) when given:
+        the rows stored before the batch, not its own."""
         is_pred = table is predictions
         ids = sorted({k[-1] for k in wanted})
         head = "version, id" if is_pred else "id"
-        extra = "" if below is None else (" AND seq <= ?" if not self.postgres else " AND seq <= %s")
+        extra = "" if below is None else " AND seq <= ?"
+        if other_than is not None:
+            extra, below = " AND tx <> %s", other_than
         out: dict[tuple[str, ...], bytes] = {}
         for part in _chunks(ids):
             if self.postgres:
