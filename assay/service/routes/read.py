@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from assay.service.deps import MonitorDep, Read
-from assay.service.wire import ERRORS, Document
+from assay.service.wire import ERRORS, Document, DocumentResponse
 
 router = APIRouter(prefix="/v1/models", tags=["read"])
 
@@ -25,31 +25,33 @@ async def list_models(monitor: MonitorDep, _: Read) -> dict[str, Any]:
     return {"models": await run_in_threadpool(monitor.models)}
 
 
-@router.get("/{model}/status", responses=ERRORS, summary="assay.status/1: counts, pending labels, lag")
-async def status(model: str, monitor: MonitorDep, _: Read) -> Document:
-    return await run_in_threadpool(monitor.status, model)
+@router.get("/{model}/status", response_model=Document, responses=ERRORS,
+            summary="assay.status/1: counts, pending labels, lag")
+async def status(model: str, monitor: MonitorDep, _: Read) -> DocumentResponse:
+    return DocumentResponse(await run_in_threadpool(monitor.status, model))
 
 
-@router.get("/{model}/metrics", responses=ERRORS,
+@router.get("/{model}/metrics", response_model=Document, responses=ERRORS,
             summary="assay.run/1 of the range, or assay.series/1 with step")
 async def metrics(model: str, monitor: MonitorDep, _: Read, start: From, end: To, version: Version = None,
                   segment: Annotated[str | None, Query(description="a segment column: per-group metrics in the "
                                                                    "series")] = None,
                   step: Annotated[str | None, Query(description="e.g. 1h: a series of that step")] = None,
-                  ) -> Document:
+                  ) -> DocumentResponse:
     if step is None:
-        return await run_in_threadpool(lambda: monitor.metrics(model, start, end, version=version))
-    return await run_in_threadpool(lambda: monitor.series(model, start, end, step=step, version=version,
-                                                          segment=segment))
+        return DocumentResponse(await run_in_threadpool(lambda: monitor.metrics(model, start, end, version=version)))
+    return DocumentResponse(await run_in_threadpool(lambda: monitor.series(model, start, end, step=step,
+                                                                           version=version, segment=segment)))
 
 
-@router.get("/{model}/drift", responses=ERRORS, summary="assay.drift/1 of the range against the reference profile")
+@router.get("/{model}/drift", response_model=Document, responses=ERRORS,
+            summary="assay.drift/1 of the range against the reference profile")
 async def drift(model: str, monitor: MonitorDep, _: Read, start: From, end: To,
-                version: Version = None) -> Document:
-    return await run_in_threadpool(lambda: monitor.drift(model, start, end, version=version))
+                version: Version = None) -> DocumentResponse:
+    return DocumentResponse(await run_in_threadpool(lambda: monitor.drift(model, start, end, version=version)))
 
 
-@router.get("/{model}/events/{event_id}", responses=ERRORS, summary="The stored (redacted) predictions of an id "
-            "and its label")
-async def event(model: str, event_id: EventId, monitor: MonitorDep, _: Read) -> Document:
-    return await run_in_threadpool(monitor.event, model, event_id)
+@router.get("/{model}/events/{event_id}", response_model=Document, responses=ERRORS,
+            summary="The stored (redacted) predictions of an id and its label")
+async def event(model: str, event_id: EventId, monitor: MonitorDep, _: Read) -> DocumentResponse:
+    return DocumentResponse(await run_in_threadpool(monitor.event, model, event_id))
