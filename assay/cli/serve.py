@@ -47,13 +47,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ConfigError(f"--workers: expected at least 1, found {args.workers}. Fix: e.g. --workers 4")
+    if args.materializer == "thread" and args.workers > 1:
+        raise ConfigError("--materializer thread: expected one HTTP process, found --workers "
+                          f"{args.workers}. Fix: drop --materializer thread (the default runs it in its own process)")
     config = load_config(args.config)  # validated here, so a bad config exits 2 before anything listens
     monitor = Monitor(config, store_url=args.store)  # creates or migrates the store's schema
     print(f"assay serve: {len(config.models)} model(s), store {monitor.store.engine.url.render_as_string()}, "
           f"listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    if args.materializer == "thread" and args.workers > 1:
-        raise ConfigError("--materializer thread: expected one HTTP process, found --workers "
-                          f"{args.workers}. Fix: drop --materializer thread (the default runs it in its own process)")
     from assay.service.worker import MaterializerProcess, tune_interpreter
 
     background = None

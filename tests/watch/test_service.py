@@ -718,3 +718,15 @@ def test_an_acknowledged_event_never_blocks_the_materializer(serve: Callable[...
                   lambda s: s["materialization_lag"]["predictions"] == s["materialization_lag"]["labels"] == 0)
     assert status["events"] >= 0
     c.close()
+
+
+@pytest.mark.parametrize(("args", "word"), [(["--workers", "0"], "--workers"),
+                                            (["--materializer", "thread", "--workers", "2"], "--materializer")])
+def test_serve_refuses_bad_process_options_before_listening(tmp_path: Path, args: list[str], word: str) -> None:
+    config = tmp_path / "watch.yaml"
+    config.write_text(f"store: sqlite:///{tmp_path / 'w.sqlite'}\nmodels:\n  m: {{task: binary, score: s, label: y}}\n")
+    r = subprocess.run([ASSAY, "serve", "--config", str(config), "--port", "1", *args], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and word in r.stderr and "Fix:" in r.stderr
+    assert "Traceback" not in r.stderr and "listening" not in r.stderr
+    assert not (tmp_path / "w.sqlite").exists()  # refused before the store was opened
