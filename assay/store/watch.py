@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -245,10 +246,9 @@ class EventStore:
                     out.conflicts += 1
                     out.conflict_ids.append(r.id)
         fresh = list(unique.values())
-        seen = (out.duplicates, out.conflicts, list(out.conflict_ids))  # within the batch
 
-        def work(conn: Connection) -> Ingested:
-            got = Ingested(duplicates=seen[0], conflicts=seen[1], conflict_ids=list(seen[2]))
+        def work(conn: Connection) -> Ingested:  # on a copy of the batch's own counts: a group may run it again
+            got = dataclasses.replace(out, conflict_ids=list(out.conflict_ids))
             if fresh:
                 skipped = self._insert_new(conn, predictions, model, now, fresh)
                 got.accepted = len(fresh) - len(skipped)
@@ -360,10 +360,10 @@ class EventStore:
                 out.conflict_ids.append(r.id)
         t = labels
         fresh = list(unique.values())
-        seen = (out.duplicates, out.conflicts, list(out.conflict_ids))  # within the batch
+        within = out
 
-        def work(conn: Connection) -> Ingested:
-            out = Ingested(duplicates=seen[0], conflicts=seen[1], conflict_ids=list(seen[2]))
+        def work(conn: Connection) -> Ingested:  # on a copy of the batch's own counts: a group may run it again
+            out = dataclasses.replace(within, conflict_ids=list(within.conflict_ids))
             skipped = self._insert_new(conn, t, model, now, fresh) if fresh else {}
             out.accepted = len(fresh) - len(skipped)
             replace = []

@@ -308,7 +308,7 @@ class _Plan:
             elif v is not None and type(v) is not str and type(v) is not int and type(v) is not bool:
                 return None
             payload[col] = v
-        body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+        body = _encode(payload)
         return Row(version, id_, t, digest(body), body)
 
 
@@ -354,13 +354,8 @@ def _check_prediction(model: ModelConfig, check: _Checker, i: int, ev: Any, now:
                       else "a finite number", s)
         payload[model.score] = s
     if model.prediction is not None:
-        p = ev.get(model.prediction)
-        if model.task == "regression":
-            if not _number(p):
-                check.bad(i, raw_id, model.prediction, "a number", p)
-        elif not _in(p, values):
-            check.bad(i, raw_id, model.prediction, f"a predicted class, one of {', '.join(values or ())}", p)
-        payload[model.prediction] = int(p) if isinstance(p, bool) else p
+        payload[model.prediction] = _target(model, values, check, i, raw_id, model.prediction, ev,
+                                                   "a predicted class")
     if model.proba_prefix is not None:
         wanted = [model.proba_prefix + c for c in model.classes or ()]
         probs = {k: v for k, v in ev.items() if k.startswith(model.proba_prefix)}
@@ -418,6 +413,19 @@ def _check_prediction(model: ModelConfig, check: _Checker, i: int, ev: Any, now:
     return Row(version, id_, float(t), digest(body), body)
 
 
+def _target(model: ModelConfig, values: Sequence[str] | None, check: _Checker, i: int, raw_id: Any, col: str,
+            ev: dict[str, Any], what: str) -> Any:
+    """A prediction's or label's value in ``col``, checked: a number for regression, else one of the model's classes
+    (true/false stored as 1/0)."""
+    v = ev.get(col)
+    if model.task == "regression":
+        if not _number(v):
+            check.bad(i, raw_id, col, "a number", v)
+    elif not _in(v, values):
+        check.bad(i, raw_id, col, f"{what}, one of {', '.join(values or ())}", v)
+    return int(v) if isinstance(v, bool) else v
+
+
 def _in(value: Any, allowed: Sequence[str] | None) -> bool:
     """Whether a label or predicted class is one of the model's (compared as text; true/false count as 1/0)."""
     if value is None or not _scalar(value) or (isinstance(value, float) and not math.isfinite(value)):
@@ -448,13 +456,7 @@ def prepare_labels(model: ModelConfig, events: Sequence[Any]) -> list[LabelRow]:
                       raw_id)
         payload: dict[str, Any] = {}
         if model.labeled:
-            y = ev.get(model.label)
-            if model.task == "regression":
-                if not _number(y):
-                    check.bad(i, raw_id, model.label, "a number", y)
-            elif not _in(y, values):
-                check.bad(i, raw_id, model.label, f"a class label, one of {', '.join(values or ())}", y)
-            payload[model.label] = int(y) if isinstance(y, bool) else y
+            payload[model.label] = _target(model, values, check, i, raw_id, model.label, ev, "a class label")
         for col in model.outcomes:
             v = ev.get(col)
             if v is not None and not _number(v) and not isinstance(v, bool):
