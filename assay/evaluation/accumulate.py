@@ -14,7 +14,7 @@ import numpy as np
 from assay.evaluation.config import EvalConfig
 from assay.evaluation.parallel import MIN_ROWS, run_all
 from assay.evaluation.prepare import Prepared
-from assay.metrics._groups import OVERALL, GroupKeys
+from assay.metrics._groups import OVERALL, GroupKeys, merge_many
 from assay.metrics.calibration import CalibrationState
 from assay.metrics.confusion import ConfusionState
 from assay.metrics.derive import binary_states
@@ -43,6 +43,11 @@ class Bundle:
             return b if a is None else (a if b is None else a.merge(b))
 
         return Bundle(*(m(getattr(self, f), getattr(other, f)) for f in self.__dataclass_fields__))
+
+    @classmethod
+    def merge_many(cls, bundles: list[Bundle]) -> Bundle:
+        """The merge of many bundles, field by field (see :func:`assay.metrics._groups.merge_many`)."""
+        return Bundle(*(merge_many([getattr(b, f) for b in bundles]) for f in cls.__dataclass_fields__))
 
 
 def empty_bundle(config: EvalConfig, n_classes: int) -> Bundle:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -248,6 +249,16 @@ def _fingerprint(prepared: Prepared, config: EvalConfig) -> Fingerprint:
 
 
 def _jsonable(obj: Any) -> Any:
+    """``obj`` with NumPy scalars as Python ones, non-finite floats as ``None`` and keys as strings."""
+    t = type(obj)
+    if t is str or t is int or t is bool or obj is None:  # the common leaves first: documents hold many
+        return obj
+    if t is float:
+        return obj if math.isfinite(obj) else None
+    if t is dict:
+        return {k if type(k) is str else str(k): _jsonable(v) for k, v in obj.items()}
+    if t is list:
+        return [_jsonable(v) for v in obj]
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -40,6 +40,48 @@ def align(a: GroupKeys, b: GroupKeys) -> tuple[GroupKeys, np.ndarray, np.ndarray
     return tuple(merged), ia, ib
 
 
+def align_many(keys: list[GroupKeys]) -> tuple[GroupKeys, list[np.ndarray]]:
+    """Union of many key tuples (in order of first appearance, as a chain of :func:`align` gives it) and the
+    positions of each tuple's keys in it.
+
+    >>> keys, idx = align_many([("x", "y"), ("y", "z"), ("x",)])
+    >>> keys, [i.tolist() for i in idx]
+    (('x', 'y', 'z'), [[0, 1], [1, 2], [0]])
+    """
+    if not keys:
+        return (), []
+    first = keys[0]
+    if all(k == first for k in keys[1:]):
+        idx = np.arange(len(first), dtype=np.int64)
+        return first, [idx] * len(keys)
+    position: dict[Hashable, int] = {}
+    merged: list[Hashable] = []
+    out = []
+    for ks in keys:
+        for key in ks:
+            if key not in position:
+                position[key] = len(merged)
+                merged.append(key)
+        out.append(np.fromiter((position[key] for key in ks), dtype=np.int64, count=len(ks)))
+    return tuple(merged), out
+
+
+def merge_many(states: list[Any]) -> Any:
+    """The merge of many states of one kind (``None`` entries are the identity; ``None`` when all are): the kind's
+    own ``merge_many`` where it has one (one pass over all entries), else a balanced tree of pairwise merges (each
+    level copies the arrays once and the float sums stay accurate)."""
+    present = [s for s in states if s is not None]
+    if not present:
+        return None
+    many = getattr(type(present[0]), "merge_many", None)
+    if many is not None and len(present) > 2:
+        return many(present)
+    while len(present) > 1:
+        present = [present[i].merge(present[i + 1]) if i + 1 < len(present) else present[i]
+                   for i in range(0, len(present), 2)]
+    return present[0]
+
+
 def stable_seed(key: object) -> int:
     """A 64-bit seed from a value, the same in every process (``hash`` is salted per process).
 

@@ -15,7 +15,7 @@ import numpy as np
 
 def _num(x: float) -> float | None:
     x = float(x)
-    return None if math.isnan(x) or math.isinf(x) else x
+    return x if math.isfinite(x) else None
 
 
 @dataclass

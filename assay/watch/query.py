@@ -19,7 +19,7 @@ from assay.evaluation.accumulate import OVERALL_GROUPING, Accumulator, Bundle, G
 from assay.evaluation.document import bundle_metrics, sections
 from assay.evaluation.run import _jsonable
 from assay.metrics import registry
-from assay.metrics._groups import stack
+from assay.metrics._groups import merge_many, stack
 from assay.store.watch import EventStore
 from assay.watch.materialize import levels, window_start
 from assay.watch.window import ModelContext, WindowState, merge_all
@@ -236,12 +236,7 @@ def _stack_field(states: list[Any]) -> Any:
     if not present:
         return None
     stacked = stack(present)
-    if stacked is not None:
-        return stacked
-    while len(present) > 1:  # a balanced tree of merges: each level copies the arrays once
-        present = [present[i].merge(present[i + 1]) if i + 1 < len(present) else present[i]
-                   for i in range(0, len(present), 2)]
-    return present[0]
+    return stacked if stacked is not None else merge_many(present)
 
 
 def _metrics_by_window(ctx: ModelContext, states: list[tuple[float, WindowState]],
@@ -302,11 +297,11 @@ def series_document(ctx: ModelContext, store: EventStore, *, version: str | None
     if segment is not None:
         grouping = ("segment", segment) if segment in ctx.model.segments else ("sensitive", segment)
         per_segment = _metrics_by_window(ctx, states, grouping)
-    windows = []
-    for t, state in states:
-        segs = None
-        if grouping is not None:
-            segs = {str(k[1]): v for k, v in per_segment.items() if isinstance(k, tuple) and k[0] == t}
-        windows.append(window_entry(ctx, state, t, min(t + step, end), overall.get((t, None), {}), segs))
+    by_window: dict[float, dict[str, Any]] = {}
+    for k, v in per_segment.items():
+        if isinstance(k, tuple):
+            by_window.setdefault(k[0], {})[str(k[1])] = v
+    windows = [window_entry(ctx, state, t, min(t + step, end), overall.get((t, None), {}),
+                            None if grouping is None else by_window.get(t, {})) for t, state in states]
     return _jsonable({"schema": SERIES_SCHEMA, "model": ctx.name, "version": version, "step": step,
                       "segment": segment, "range": range_info(start, end, asked), "windows": windows})

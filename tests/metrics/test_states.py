@@ -627,3 +627,56 @@ def test_block_and_group_sums_are_within_a_few_ulps_of_exact(seed: int, n: int, 
         got = sums.sum(values)
         assert np.all(np.abs(got - exact) <= 8 * np.spacing(np.maximum(np.abs(exact), 1e-300)))
         assert np.array_equal(sums.count(), np.bincount(codes, minlength=size))
+
+
+@pytest.mark.parametrize("name", ALL)
+@LAWS
+@given(data=st.data())
+def test_merge_many_equals_the_chain_of_merges(name: str, data: st.DataObject) -> None:
+    """``merge_many`` (one sort of all the tables' entries for a sorted table, a balanced tree for the others)
+    is the chain of pairwise merges, empty states and ``None`` anywhere in the list included."""
+    from assay.metrics._groups import merge_many
+
+    kind = KINDS[name]
+    rows = data.draw(rows_st())
+    split = data.draw(splits(rows, parts=data.draw(st.integers(1, 6))))
+    parts = [kind.build(rows.take(idx), perm) for idx, perm in split]
+    chain = functools.reduce(lambda s, t: s.merge(t), parts)
+    listed: list[Any] = [*parts]
+    for at in data.draw(st.lists(st.integers(0, len(listed)), max_size=3)):
+        listed.insert(at, data.draw(st.sampled_from([None, kind.empty()])))
+    many = merge_many(listed)
+    exact = exact_for(name, rows)
+    assert many.groups == chain.groups  # keys in order of first appearance, as the chain meets them
+    assert_same(kind.canon(many), kind.canon(chain), exact=exact)
+    assert_same(kind.compute(many, False), kind.compute(chain, False), exact=exact)
+    if isinstance(chain, SortedTable):
+        direct = SortedTable.merge_many([p for p in listed if p is not None])
+        assert_same(kind.canon(direct), kind.canon(chain), exact=exact)
+
+
+def test_merge_many_of_nothing_is_none_or_an_error() -> None:
+    from assay.metrics._groups import merge_many
+
+    assert merge_many([]) is None and merge_many([None, None]) is None
+    with pytest.raises(StateError, match="at least one table"):
+        SortedTable.merge_many([])
+    with pytest.raises(StateError, match="caps 3 vs None"):
+        SortedTable.merge_many([SortedTable.empty(2, cap=3), SortedTable.empty(2), SortedTable.empty(2)])
+
+
+def test_merge_many_of_tables_in_different_key_ranges_and_many_groups() -> None:
+    """Tables whose (group, key) does not pack into 63 bits (keys of both signs over the whole float range) take
+    the lexsort path: still the chain of merges."""
+    rng = np.random.default_rng(5)
+    tables = []
+    for i in range(5):
+        values = rng.choice([-1e300, -2.5, -0.0, 1e-300, 3.0, 7e307], size=50)
+        codes = rng.integers(0, 40, size=50)
+        keys = tuple(f"g{(k * (i + 1)) % 41}" for k in range(40))
+        tables.append(SortedTable.empty(2).update(values, rng.integers(0, 2, size=50), codes=codes,
+                                                  group_keys=keys))
+    chain = functools.reduce(lambda s, t: s.merge(t), tables)
+    many = SortedTable.merge_many(tables)
+    assert many.groups == chain.groups
+    assert_same(_table_canon(many), _table_canon(chain), exact=True)

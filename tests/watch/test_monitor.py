@@ -159,6 +159,24 @@ def test_rollups_equal_the_merge_of_their_windows(tmp_path: Path) -> None:
     assert widened["range"]["widened"] and widened["range"]["from"] == "2027-01-15T08:00:00Z"
     assert widened["range"]["to"] == "2027-01-15T08:05:00Z"
     assert any("widened" in n for n in widened["notes"])
+    # the one-pass merge of many window states is the chain of pairwise merges, state by state
+    import functools
+
+    chain = functools.reduce(lambda a, b: a.merge(b), base)
+    many = merge_all(base)
+    assert (many.predictions, many.labeled, many.label_values) == (chain.predictions, chain.labeled,
+                                                                    chain.label_values)
+    assert many.fingerprint.digest() == chain.fingerprint.digest()
+    assert many.realized is not None and chain.realized is not None and set(many.realized) == set(chain.realized)
+    for grouping, bundle in chain.realized.items():
+        got = many.realized[grouping]
+        assert got.scores is not None and bundle.scores is not None and got.scores.groups == bundle.scores.groups
+        np.testing.assert_array_equal(got.scores.key, bundle.scores.key)
+        np.testing.assert_array_equal(got.scores.mass, bundle.scores.mass)
+        np.testing.assert_array_equal(got.confusion.rows, bundle.confusion.rows)  # type: ignore[union-attr]
+    assert many.traffic is not None and chain.traffic is not None
+    assert many.traffic.rows == chain.traffic.rows  # moments: a tree of merges rounds apart from a chain
+    assert many.traffic.score.mean == pytest.approx(chain.traffic.score.mean, rel=1e-12)
     series = mon.series("fraud", T0, T0 + 30 * 3600, step="1h")
     assert len(series["windows"]) == 30
     assert sum(w["predictions"] for w in series["windows"]) == 2000
