@@ -42,7 +42,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from assay.errors import ConfigError, InputError
-from assay.store.watch_tables import counters, cursors, labels, predictions, rebuilds, tokens, windows
+from assay.store.watch_tables import (
+    counters,
+    cursors,
+    decision_log,
+    labels,
+    predictions,
+    rebuilds,
+    tokens,
+    verdicts,
+    windows,
+)
 
 MATERIALIZER = "materializer"
 ADVISORY_KEY = 0x61737361  # "assa"
@@ -620,6 +630,60 @@ class EventStore:
         with self._tx() as conn:
             return bool(conn.execute(t.update().where(t.c.name == name, t.c.revoked_at.is_(None))
                                      .values(revoked_at=now)).rowcount)
+
+    # -- live comparisons: verdicts and the audit log ----------------------------------------------------------------
+    def verdict(self, name: str) -> tuple[str, float, bytes] | None:
+        """The stored promote or rollback of a comparison (decision, time, document), or ``None``."""
+        v = verdicts
+        with self.reader.connect() as conn:
+            row = conn.execute(sa.select(v.c.decision, v.c.at, v.c.document).where(v.c.name == name)).first()
+        return None if row is None else (row[0], float(row[1]), bytes(row[2]))
+
+    def set_verdict(self, name: str, decision: str, *, at: float, document: bytes) -> bool:
+        """Store the first promote or rollback of a comparison, once: ``True`` only for the call that stored it
+        (another worker or a concurrent poll finds it there and gets ``False``); logged in the same transaction."""
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = insert(verdicts).values(name=name, decision=decision, at=at, document=document)
+        with self._tx() as conn:
+            stored = bool(conn.execute(stmt.on_conflict_do_nothing(index_elements=[verdicts.c.name])).rowcount)
+            if stored:
+                conn.execute(decision_log.insert().values(name=name, at=at, decision=decision, event="verdict",
+                                                          document=document))
+        return stored
+
+    def reset_verdict(self, name: str, *, at: float, document: bytes) -> bool:
+        """Forget a comparison's verdict (a new analysis starts); logged. ``False`` when there was none."""
+        with self._tx() as conn:
+            gone = bool(conn.execute(verdicts.delete().where(verdicts.c.name == name)).rowcount)
+            conn.execute(decision_log.insert().values(name=name, at=at, decision="hold", event="reset",
+                                                      document=document))
+        return gone
+
+    def log_decision(self, name: str, decision: str, *, at: float, document: bytes) -> None:
+        """Append a change of decision to the audit log."""
+        with self._tx() as conn:
+            conn.execute(decision_log.insert().values(name=name, at=at, decision=decision, event="change",
+                                                      document=document))
+
+    def last_logged(self, name: str) -> str | None:
+        """The decision of the newest audit-log entry of a comparison."""
+        d = decision_log
+        with self.reader.connect() as conn:
+            row = conn.execute(sa.select(d.c.decision).where(d.c.name == name).order_by(d.c.seq.desc())
+                               .limit(1)).first()
+        return None if row is None else str(row[0])
+
+    def decision_history(self, name: str, limit: int = 100) -> list[tuple[int, float, str, str, bytes]]:
+        """The newest ``limit`` audit-log entries of a comparison, newest first: (seq, time, decision, event,
+        document)."""
+        d = decision_log
+        with self.reader.connect() as conn:
+            rows = conn.execute(sa.select(d.c.seq, d.c.at, d.c.decision, d.c.event, d.c.document)
+                                .where(d.c.name == name).order_by(d.c.seq.desc()).limit(limit)).all()
+        return [(int(r[0]), float(r[1]), str(r[2]), str(r[3]), bytes(r[4])) for r in rows]
 
     def healthy(self) -> bool:
         try:

@@ -14,6 +14,8 @@ reads and writes, and a test holds them equal to the migrated schema.
 ``rebuilds``    windows to rebuild from the stored events (a label replaced under ``label_policy: last``)
 ``counters``    per model: duplicates and conflicts seen at ingest
 ``tokens``      API tokens: a name, scopes and the SHA-256 of the secret (never the secret)
+``verdicts``    per live comparison: its first promote or rollback, kept until the comparison is reset
+``decision_log`` per live comparison: every change of decision, verdict and reset, with the evidence (audit log)
 ==============  ==============================================================================================
 """
 
@@ -109,3 +111,23 @@ tokens = Table(
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
 )
+
+verdicts = Table(
+    "verdicts", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("decision", String(20), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("document", LargeBinary, nullable=False),
+)
+
+decision_log = Table(
+    "decision_log", metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("event", String(20), nullable=False),  # change | verdict | reset
+    Column("document", LargeBinary, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_decision_log_name", decision_log.c.name, decision_log.c.seq)
