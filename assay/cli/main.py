@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assay.cli import demo, drift, evaluate, gate, importer, runs, serve, tokens, watch
+    from assay.cli import compare, demo, drift, evaluate, gate, importer, runs, serve, tokens, watch
 
     parser = _Parser(prog="assay", description="Evaluate machine-learning models before and after they ship.")
     parser.add_argument("--version", action="version", version=f"assay {__version__}")
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(sub)
     tokens.add_parser(sub)
     watch.add_parser(sub)
+    compare.add_parser(sub)
     return parser
 
 

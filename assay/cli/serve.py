@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--materializer thread: expected one HTTP process, found --workers "
                           f"{args.workers}. Fix: drop --materializer thread (the default runs it in its own process)")
     config = load_config(args.config)  # validated here, so a bad config exits 2 before anything listens
+    from assay.live.config import comparisons
+
+    comparisons(config, args.config)
     monitor = Monitor(config, store_url=args.store)  # creates or migrates the store's schema
     print(f"assay serve: {len(config.models)} model(s), store {monitor.store.engine.url.render_as_string()}, "
           f"listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)

@@ -22,8 +22,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from assay._version import __version__
 from assay.errors import AssayError, InputError
+from assay.live.compare import LiveComparisons
 from assay.service.auth import Authenticator
-from assay.service.routes import ingest, read, traces
+from assay.service.routes import compare, ingest, read, traces
 from assay.service.wire import Health
 from assay.service.worker import Worker, tune_interpreter
 from assay.store.watch import StoreUnavailable
@@ -68,6 +69,8 @@ def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(traces.router)
     app.include_router(read.router)
+    app.state.live = LiveComparisons(monitor)
+    app.include_router(compare.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="The process is up")
     async def healthz() -> Health:

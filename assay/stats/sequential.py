@@ -21,7 +21,7 @@ A paired comparison (shadow: both versions score the same requests) is the seque
 
 >>> lo, hi = difference_interval(0.90, 0.09, 5000, 0.87, 0.1131, 5000, alpha=0.05, t_star=5000)
 >>> round(lo, 4), round(hi, 4)
-(-0.0483, -0.0117)
+(-0.0509, -0.0091)
 """
 
 from __future__ import annotations

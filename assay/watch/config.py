@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from assay.errors import ConfigError
 
@@ -204,6 +204,15 @@ class WatchConfig(_Strict):
     alerting: dict[str, Any] | None = None
     comparisons: list[Any] | None = None
     base_dir: str = "."
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+
+    def line_of(self, path: tuple[Any, ...]) -> int | None:
+        """The line of the config text that holds ``path`` (or its nearest enclosing key), for sections validated
+        by their owners."""
+        for i in range(len(path), 0, -1):
+            if path[:i] in self._lines:
+                return self._lines[path[:i]]
+        return None
 
     @field_validator("window")
     @classmethod
@@ -328,7 +337,9 @@ def parse_config(text: str, *, source: str = "watch.yaml", base_dir: str | os.Pa
     resolved = _resolve(data, source, os.environ if env is None else env, Path(base_dir))
     resolved["base_dir"] = str(base_dir)
     try:
-        return WatchConfig.model_validate(resolved)
+        config = WatchConfig.model_validate(resolved)
+        config._lines = lines
+        return config
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

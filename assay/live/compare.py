@@ -1,0 +1,182 @@
+"""Live comparisons over the watch service's window states: the decision of each, its verdict and audit log.
+
+Use::
+
+    live = LiveComparisons(Monitor(load_config("watch.yaml")))
+    live.decision("fraud-canary")["decision"]      # "promote" | "hold" | "rollback"
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from assay.errors import AssayError
+from assay.evaluation.accumulate import OVERALL_GROUPING
+from assay.live.config import Comparison, comparisons
+from assay.live.decide import SCHEMA, decide
+from assay.live.metrics import catalogue, latency_above
+from assay.stats.sequential import Arm
+from assay.watch.monitor import Monitor, _time
+from assay.watch.query import iso, range_states, widen
+from assay.watch.window import WindowState, merge_all
+
+log = logging.getLogger("assay.live")
+
+
+class UnknownComparison(AssayError):
+    """No comparison of that name in the config (404)."""
+
+
+class LiveComparisons:
+    """The comparisons of a config over a :class:`Monitor`'s store.
+
+    ``decision(name)`` reads the two versions' merged window states since the comparison's ``start``, decides, and
+    stores the first promote or rollback (returned from then on until :meth:`reset`); a change to rollback calls the
+    comparison's ``on_rollback`` webhook once, whichever worker or poll saw it first."""
+
+    def __init__(self, monitor: Monitor, *, now: Callable[[], float] | None = None,
+                 notify: Callable[[Comparison, dict[str, Any]], None] | None = None) -> None:
+        self.monitor = monitor
+        self.comparisons = comparisons(monitor.config)
+        self.now = now or monitor.now
+        self.notify = notify or _post_webhook
+
+    def names(self) -> list[str]:
+        return list(self.comparisons)
+
+    def get(self, name: str) -> Comparison:
+        c = self.comparisons.get(name)
+        if c is None:
+            known = ", ".join(self.comparisons) or "none configured"
+            raise UnknownComparison(f"comparison {name!r}: expected one of the config's comparisons ({known}), "
+                                    "found no such name. Fix: add it under `comparisons:` in watch.yaml")
+        return c
+
+    # -- the analysis -------------------------------------------------------------------------------------------
+    def _state(self, c: Comparison, version: str, end: float) -> WindowState:
+        store, window = self.monitor.store, self.monitor.window
+        first, last = store.window_span(c.model)
+        if first is None or last is None:
+            return WindowState()
+        start = first if c.start is None else max(first, _time(c.start, f"comparison {c.name}: start"))
+        lo, hi = widen(start, max(end, last + window), window)
+        per = range_states(store, c.model, version, lo, hi, window, groupings=(OVERALL_GROUPING,))
+        return merge_all(per.get(version, []))
+
+    def evaluate(self, name: str) -> dict[str, Any]:
+        """The comparison's decision from the outcomes materialized so far (no verdict, nothing stored)."""
+        c = self.get(name)
+        now = self.now()
+        states = {arm: self._state(c, getattr(c, arm).version, now) for arm in ("control", "candidate")}
+        known = catalogue(self.monitor.config.models[c.model])
+        arms: dict[str, tuple[Arm, Arm]] = {}
+        directions: dict[str, bool] = {}
+        for m in c.metrics:
+            entry = known[m.metric]
+            read = latency_above(m.seconds or 0.0) if m.metric == "latency_above" else entry.read
+            arms[m.key] = (read(states["control"]), read(states["candidate"]))
+            hib = m.higher_is_better if m.higher_is_better is not None else entry.higher_is_better
+            directions[m.key] = bool(hib)
+        out = decide(c, arms, directions)
+        warnings = []
+        if c.mode == "shadow":
+            warnings.append("shadow mode compares the versions as independent arms (a valid, conservative "
+                            "interval): the paired analysis by request id is not available online yet")
+        for arm in ("control", "candidate"):
+            if states[arm].predictions == 0:
+                warnings.append(f"version {getattr(c, arm).version!r} ({arm}) has no predictions yet")
+        doc: dict[str, Any] = {
+            "schema": SCHEMA, "comparison": c.name, "model": c.model, "mode": c.mode,
+            "control": {"version": c.control.version, "predictions": states["control"].predictions,
+                        "labeled": states["control"].labeled},
+            "candidate": {"version": c.candidate.version, "predictions": states["candidate"].predictions,
+                          "labeled": states["candidate"].labeled},
+            "evaluated_at": iso(now), **out, "current": out["decision"], "verdict": None, "warnings": warnings}
+        return doc
+
+    def decision(self, name: str) -> dict[str, Any]:
+        """:meth:`evaluate`, with the stored verdict: the first promote or rollback stands until a reset."""
+        c = self.get(name)
+        doc = self.evaluate(name)
+        store = self.monitor.store
+        stored = store.verdict(c.name)
+        now = self.now()
+        if stored is None and doc["current"] in ("promote", "rollback"):
+            body = orjson.dumps(doc)
+            if store.set_verdict(c.name, doc["current"], at=now, document=body):
+                if doc["current"] == "rollback" and c.on_rollback is not None:
+                    self.notify(c, doc)
+            stored = store.verdict(c.name)
+        if stored is not None:
+            decision, at, _ = stored
+            doc["verdict"] = {"decision": decision, "at": iso(at)}
+            if decision != doc["decision"]:
+                doc["reason"] = f"{decision} since {iso(at)} (kept until the comparison is reset); now: {doc['reason']}"
+            doc["decision"] = decision
+        elif doc["decision"] != (store.last_logged(c.name) or "hold"):
+            store.log_decision(c.name, doc["decision"], at=now, document=orjson.dumps(doc))
+        return doc
+
+    def history(self, name: str, limit: int = 100) -> dict[str, Any]:
+        c = self.get(name)
+        entries = [{"seq": seq, "at": iso(at), "decision": d, "event": ev, "evidence": json.loads(body)}
+                   for seq, at, d, ev, body in self.monitor.store.decision_history(c.name, limit)]
+        return {"comparison": c.name, "entries": entries}
+
+    def reset(self, name: str) -> dict[str, Any]:
+        """Forget the verdict: the analysis starts again from the outcomes so far (set ``start:`` to a later time to
+        start from new outcomes only)."""
+        c = self.get(name)
+        doc = self.evaluate(name)
+        gone = self.monitor.store.reset_verdict(c.name, at=self.now(), document=orjson.dumps(doc))
+        return {"comparison": c.name, "reset": gone}
+
+
+def _post_webhook(c: Comparison, doc: dict[str, Any]) -> None:
+    """POST the rollback to the comparison's webhook (an Alertmanager webhook v4 payload with the evidence), in the
+    background, with retries and backoff; failures are logged, never raised into a read."""
+    assert c.on_rollback is not None
+    url = c.on_rollback.webhook
+    payload = rollback_payload(c, doc)
+
+    def send() -> None:
+        body = json.dumps(payload).encode()
+        for attempt in range(5):
+            try:
+                req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    if 200 <= resp.status < 300:
+                        log.info("comparison %s: rollback sent to %s", c.name, url)
+                        return
+            except Exception as exc:  # network errors, HTTP errors: retried
+                log.warning("comparison %s: rollback webhook %s failed (%s), attempt %d", c.name, url, exc,
+                            attempt + 1)
+            time.sleep(min(2 ** attempt, 30))
+        log.error("comparison %s: rollback webhook %s gave up after 5 attempts", c.name, url)
+
+    threading.Thread(target=send, name=f"rollback-{c.name}", daemon=True).start()
+
+
+def rollback_payload(c: Comparison, doc: dict[str, Any]) -> dict[str, Any]:
+    """The rollback notification: Alertmanager's webhook v4 shape (one firing alert of severity page), with the
+    decision document as ``decision``."""
+    labels = {"alertname": "AssayComparisonRollback", "comparison": c.name, "model": c.model,
+              "version": c.candidate.version, "severity": "page"}
+    annotations = {"summary": f"{c.name}: roll back version {c.candidate.version} of {c.model}",
+                   "description": doc["reason"]}
+    started = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    alert = {"status": "firing", "labels": labels, "annotations": annotations, "startsAt": started,
+             "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": ""}
+    return {"version": "4", "status": "firing", "receiver": "on_rollback", "alerts": [alert],
+            "groupLabels": {"comparison": c.name}, "commonLabels": labels, "commonAnnotations": annotations,
+            "externalURL": "", "groupKey": f"{{}}:{{comparison=\"{c.name}\"}}", "truncatedAlerts": 0,
+            "decision": doc}
