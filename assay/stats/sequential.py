@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import stats
 
 from assay.errors import InputError
@@ -49,6 +50,16 @@ def margin(t: float, *, alpha: float, t_star: float) -> float:
     r2 = rho2_for(t_star, alpha)
     a = alpha / 2
     return math.sqrt(2 * (t * r2 + 1) / (t * t * r2) * math.log(math.sqrt(t * r2 + 1) / a))
+
+
+def margins(t: np.ndarray, *, alpha: float, t_star: float) -> np.ndarray:
+    """:func:`margin` of many ``t`` at once (simulations look thousands of times)."""
+    r2 = rho2_for(t_star, alpha)
+    a = alpha / 2
+    t = np.asarray(t, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.sqrt(2 * (t * r2 + 1) / (t * t * r2) * np.log(np.sqrt(t * r2 + 1) / a))
+    return np.where(t > 0, out, np.inf)
 
 
 def mean_interval(mean: float, var: float, n: float, *, alpha: float, t_star: float) -> tuple[float, float]:
