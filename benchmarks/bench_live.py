@@ -24,7 +24,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assay.stats.sequential import margins  # noqa: E402
+from assay.stats.sequential import margins
 
 ALPHA, T_STAR, MARGIN, MIN_OUT, PER_DAY = 0.05, 5000, 0.02, 2000, 20_000
 
@@ -141,11 +141,15 @@ def speed(outcomes: int, comparisons: int) -> dict[str, Any]:
     t = time.perf_counter()
     for name in live.names():
         live.evaluate(name)
+    each = time.perf_counter() - t
+    t = time.perf_counter()
+    live.evaluate_all()
     many = time.perf_counter() - t
     return {"outcomes_per_arm": outcomes, "fill_seconds": round(fill, 1),
             "decision_median_ms": round(1000 * float(np.median(one)), 1),
             "decision_n": [m["control"]["n"] for m in doc["metrics"]][:1],
-            f"{comparisons}_comparisons_s": round(many, 3), "decision": doc["decision"]}
+            f"{comparisons}_comparisons_s": round(many, 3), f"{comparisons}_comparisons_one_by_one_s": round(each, 3),
+            "decision": doc["decision"]}
 
 
 def main() -> int:
@@ -211,7 +215,8 @@ def main() -> int:
         report["speed"] = sp
         rows.append(("decision endpoint at 1M outcomes/arm (median)", f"{sp['decision_median_ms']} ms", "< 50 ms",
                      "PASS" if sp["decision_median_ms"] < 50 else "MISS"))
-        rows.append(("100 comparisons evaluated", f"{sp['100_comparisons_s']} s", "< 1 s",
+        rows.append(("100 comparisons one by one", f"{sp['100_comparisons_one_by_one_s']} s", "—", "info"))
+        rows.append(("100 comparisons evaluated (evaluate_all)", f"{sp['100_comparisons_s']} s", "< 1 s",
                      "PASS" if sp["100_comparisons_s"] < 1 else "MISS"))
         print(f"speed store: {sp['outcomes_per_arm']:,} outcomes per arm filled in {sp['fill_seconds']} s")
     print()

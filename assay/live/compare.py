@@ -62,7 +62,17 @@ class LiveComparisons:
         return c
 
     # -- the analysis -------------------------------------------------------------------------------------------
-    def _state(self, c: Comparison, version: str, end: float) -> WindowState:
+    def _state(self, c: Comparison, version: str, end: float,
+               cache: dict[tuple[Any, ...], WindowState] | None = None) -> WindowState:
+        key = (c.model, version, c.start)
+        if cache is not None and key in cache:
+            return cache[key]
+        state = self._read_state(c, version, end)
+        if cache is not None:
+            cache[key] = state
+        return state
+
+    def _read_state(self, c: Comparison, version: str, end: float) -> WindowState:
         store, window = self.monitor.store, self.monitor.window
         first, last = store.window_span(c.model)
         if first is None or last is None:
@@ -72,11 +82,16 @@ class LiveComparisons:
         per = range_states(store, c.model, version, lo, hi, window, groupings=(OVERALL_GROUPING,))
         return merge_all(per.get(version, []))
 
-    def evaluate(self, name: str) -> dict[str, Any]:
+    def evaluate_all(self) -> dict[str, dict[str, Any]]:
+        """:meth:`evaluate` of every comparison, reading each (model, version, start) once."""
+        cache: dict[tuple[Any, ...], WindowState] = {}
+        return {name: self.evaluate(name, _cache=cache) for name in self.comparisons}
+
+    def evaluate(self, name: str, *, _cache: dict[tuple[Any, ...], WindowState] | None = None) -> dict[str, Any]:
         """The comparison's decision from the outcomes materialized so far (no verdict, nothing stored)."""
         c = self.get(name)
         now = self.now()
-        states = {arm: self._state(c, getattr(c, arm).version, now) for arm in ("control", "candidate")}
+        states = {arm: self._state(c, getattr(c, arm).version, now, _cache) for arm in ("control", "candidate")}
         known = catalogue(self.monitor.config.models[c.model])
         arms: dict[str, tuple[Arm, Arm]] = {}
         directions: dict[str, bool] = {}

@@ -108,7 +108,7 @@ def test_the_comparison_rolls_back_on_a_critical_metric_or_a_low_score_and_promo
 ])
 def test_bad_comparisons_are_config_errors_naming_the_line(entry: str, message: str) -> None:
     cfg = parse_config(f"store: sqlite:///x.sqlite\n{MODELS}comparisons:\n  - {entry}\n")
-    with pytest.raises(ConfigError, match="watch.yaml, line 5") as err:
+    with pytest.raises(ConfigError, match=r"watch\.yaml, line 5") as err:
         comparisons(cfg)
     assert message in str(err.value)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import numpy as np
 import pytest
 
@@ -26,7 +27,7 @@ def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     got: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(200)
             self.end_headers()
@@ -101,6 +102,9 @@ def test_decision_flagger_history_reset_and_the_rollback_hook(serve: Callable[..
     for _ in range(4):
         doc = httpx.get(f"{base}/decision", headers=h, timeout=30).json()
     assert doc["decision"] == "rollback" and doc["verdict"]["decision"] == "rollback"
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "assay.decision-1.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    jsonschema.validate(first.json(), schema)
     by = {m["metric"]: m for m in doc["metrics"]}
     assert by["accuracy"]["decision"] == "rollback" and by["accuracy"]["ci_high"] < 0
     assert set(by["accuracy"]) >= {"metric", "control", "candidate", "difference", "ci_low", "ci_high", "margin",

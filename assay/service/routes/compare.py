@@ -109,7 +109,11 @@ _ANSWER = {"check": lambda d: 409 if d == "rollback" else 200,
            "rollback": lambda d: 200 if d == "rollback" else 403}
 
 
-@router.post("/{name}/flagger/{hook}", responses=ERRORS,
+_FLAGGER = {**ERRORS, 409: {"description": "check: the comparison rolled back"},
+            403: {"description": "promote / rollback: the decision is not that (or the token lacks the scope)"}}
+
+
+@router.post("/{name}/flagger/{hook}", responses=_FLAGGER,
              summary="Flagger webhooks: check (pre-rollout, rollout), promote (confirm-promotion), rollback")
 async def flagger(name: str, hook: str, request: Request, live: LiveDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> JSONResponse:
