@@ -95,6 +95,8 @@ def test_decision_flagger_history_reset_and_the_rollback_hook(serve: Callable[..
     assert httpx.post(f"{base}/flagger/rollback", json=flagger, timeout=30).status_code == 403
     assert httpx.post(f"{base}/flagger/check", json={"metadata": {}}, timeout=30).status_code == 401
     assert httpx.get(f"{server.url}/v1/comparisons/nope/decision", headers=h, timeout=30).status_code == 404
+    listed = httpx.get(f"{server.url}/v1/comparisons", headers=h, timeout=30).json()["comparisons"]
+    assert [(c["name"], c["current"]) for c in listed] == [("fraud-canary", "hold")]
     # a candidate 25 points worse: rolled back, the hook called once however often it is polled
     _send(server, token, "7", 1500, 0.92, 1)
     _send(server, token, "8", 1500, 0.67, 2)

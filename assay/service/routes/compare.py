@@ -12,6 +12,7 @@ failure to decide is a hold there too: never a 5xx or a 429.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -51,14 +52,25 @@ async def _decide(live: LiveComparisons, name: str) -> dict[str, Any]:
         raise
     except Exception as exc:  # the store unavailable, a bug: a rollout must not read it as a pass or a failure
         log.exception("comparison %s: no decision", name)
-        return {"schema": "assay.decision/1", "comparison": name, "decision": "hold", "score": None,
-                "reason": f"no decision could be taken ({type(exc).__name__}: {exc}); holding", "metrics": []}
+        c = live.get(name)
+        arm = {"predictions": 0, "labeled": 0}
+        return {"schema": "assay.decision/1", "comparison": name, "model": c.model, "mode": c.mode,
+                "control": {"version": c.control.version, **arm}, "candidate": {"version": c.candidate.version, **arm},
+                "evaluated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "decision": "hold",
+                "current": "hold", "verdict": None, "score": 0.0,
+                "reason": f"no decision could be taken ({type(exc).__name__}: {exc}); holding",
+                "alpha": c.alpha, "alpha_per_metric": c.alpha / len(c.metrics), "t_star": c.t_star,
+                "min_outcomes": c.min_outcomes, "metrics": [], "warnings": ["no decision: " + str(exc)[:200]]}
 
 
 @router.get("", responses=ERRORS, summary="The configured comparisons")
 async def list_comparisons(live: LiveDep, _: Read) -> dict[str, Any]:
+    """Every comparison with what its outcomes say now (``current``; the stored verdict is on its decision route),
+    each version's states read once."""
+    current = await run_in_threadpool(live.evaluate_all)
     return {"comparisons": [{"name": c.name, "model": c.model, "mode": c.mode, "control": c.control.version,
-                             "candidate": c.candidate.version, "metrics": [m.key for m in c.metrics]}
+                             "candidate": c.candidate.version, "metrics": [m.key for m in c.metrics],
+                             "current": current[c.name]["current"], "score": current[c.name]["score"]}
                             for c in live.comparisons.values()]}
 
 
