@@ -101,11 +101,17 @@ class LiveComparisons:
             arms[m.key] = (read(states["control"]), read(states["candidate"]))
             hib = m.higher_is_better if m.higher_is_better is not None else entry.higher_is_better
             directions[m.key] = bool(hib)
-        out = decide(c, arms, directions)
+        pairs = (states["candidate"].pairs or {}).get(c.control.version) if c.mode == "shadow" else None
+        out = decide(c, arms, directions, pairs)
         warnings = []
+        shadow: dict[str, Any] | None = None
         if c.mode == "shadow":
-            warnings.append("shadow mode compares the versions as independent arms (a valid, conservative "
-                            "interval): the paired analysis by request id is not available online yet")
+            n = pairs.n if pairs is not None else 0
+            shadow = {"pairs": n, "agreement": pairs.agree / n if pairs is not None and n else None,
+                      "disagreements": list(pairs.examples) if pairs is not None else []}
+            if n == 0 and min(states["control"].predictions, states["candidate"].predictions) >= c.min_outcomes:
+                warnings.append(f"shadow: the versions share no labeled request ids after {c.min_outcomes} "
+                                "predictions each: is the candidate sent the same requests, with the same ids?")
         for arm in ("control", "candidate"):
             if states[arm].predictions == 0:
                 warnings.append(f"version {getattr(c, arm).version!r} ({arm}) has no predictions yet")
@@ -116,6 +122,8 @@ class LiveComparisons:
             "candidate": {"version": c.candidate.version, "predictions": states["candidate"].predictions,
                           "labeled": states["candidate"].labeled},
             "evaluated_at": iso(now), **out, "current": out["decision"], "verdict": None, "warnings": warnings}
+        if shadow is not None:
+            doc["shadow"] = shadow
         return doc
 
     def decision(self, name: str) -> dict[str, Any]:

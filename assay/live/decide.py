@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from assay.live.config import Comparison, MetricSpec
-from assay.stats.sequential import Arm, difference_interval, power_at
+from assay.stats.sequential import Arm, difference_interval, mean_interval, power_at
+from assay.watch.pairs import PairState
 
 SCHEMA = "assay.decision/1"
 MIN_ARM = 10  # outcomes per arm before any interval: an estimated variance of fewer means little
@@ -83,14 +84,66 @@ def metric_decision(spec: MetricSpec, higher_is_better: bool, control: Arm, cand
     return entry
 
 
-def decide(comparison: Comparison, arms: Mapping[str, tuple[Arm, Arm]], directions: Mapping[str, bool]) -> \
-        dict[str, Any]:
+PAIRED = {"accuracy": "correct", "log_loss": "log_loss", "brier": "brier", "mae": "abs_error"}
+"""The metrics a shadow comparison decides on its pairs, and the paired quantity of each."""
+
+
+def paired_decision(spec: MetricSpec, higher_is_better: bool, pairs: PairState | None, quantity: str, *,
+                    alpha: float, t_star: float, min_outcomes: int) -> dict[str, Any]:
+    """The entry of one metric of a shadow comparison, from the sequence of the per-request differences."""
+    n = pairs.n if pairs is not None else 0
+    ct, cc = pairs.means(quantity) if pairs is not None and n else (math.nan, math.nan)
+    entry: dict[str, Any] = {
+        "metric": spec.key, "critical": spec.critical, "weight": spec.weight, "higher_is_better": higher_is_better,
+        "control": {"value": _num(cc), "n": n}, "candidate": {"value": _num(ct), "n": n}, "paired": True,
+        "difference": None, "ci_low": None, "ci_high": None, "margin": None,
+        "margin_relative": spec.margin_relative, "alpha": alpha,
+    }
+    if pairs is None or n < MIN_ARM:
+        entry.update(decision="hold", reason=f"too few pairs ({n}; {MIN_ARM} before any interval): requests "
+                     "scored by both versions whose label has landed")
+        return entry
+    mean, var = pairs.linear(quantity)
+    lo, hi = mean_interval(mean, var, n, alpha=alpha, t_star=t_star)
+    entry.update(difference=_num(mean), ci_low=_num(lo), ci_high=_num(hi))
+    o_lo, o_hi = (lo, hi) if higher_is_better else (-hi, -lo)
+    if spec.margin is not None:
+        margin = spec.margin
+        clears = o_lo > -margin
+    else:
+        r = spec.margin_relative or 0.0
+        margin = r * abs(cc)
+        s_mean, s_var = pairs.linear(quantity, 1.0, (1 - r) if higher_is_better else (1 + r))
+        s_lo, s_hi = mean_interval(s_mean, s_var, n, alpha=alpha, t_star=t_star)
+        clears = s_lo > 0 if higher_is_better else s_hi < 0
+    entry["margin"] = _num(margin)
+    entry["power_at_margin"] = _num(power_at(alpha, margin, math.sqrt(max(var, 0.0) / 2), n)) if margin else None
+    worse = "lower" if higher_is_better else "higher"
+    if o_hi < 0:
+        entry.update(decision="rollback", reason=f"the candidate is worse on the same requests: {worse} by "
+                     f"{abs(mean):.4g} (paired interval {lo:.4g} to {hi:.4g} excludes 0)")
+    elif clears and n >= min_outcomes:
+        entry.update(decision="promote", reason=f"no worse than the margin {margin:.4g} on {n} pairs (paired "
+                     f"interval {lo:.4g} to {hi:.4g})")
+    elif clears:
+        entry.update(decision="hold", reason=f"within the margin so far, waiting for {min_outcomes} pairs ({n})")
+    else:
+        entry.update(decision="hold", reason=f"not yet decided: the paired interval {lo:.4g} to {hi:.4g} still "
+                     f"reaches below -{margin:.4g} and above 0")
+    return entry
+
+
+def decide(comparison: Comparison, arms: Mapping[str, tuple[Arm, Arm]], directions: Mapping[str, bool],
+           pairs: PairState | None = None) -> dict[str, Any]:
     """The decision of a comparison: ``arms`` and ``directions`` by metric key ((control, candidate) and
-    higher-is-better)."""
+    higher-is-better); in shadow mode the metrics of :data:`PAIRED` are decided on ``pairs``."""
     k = len(comparison.metrics)
     alpha = comparison.alpha / k
-    metrics = [metric_decision(m, directions[m.key], *arms[m.key], alpha=alpha, t_star=comparison.t_star,
-                               min_outcomes=comparison.min_outcomes) for m in comparison.metrics]
+    kw = {"alpha": alpha, "t_star": comparison.t_star, "min_outcomes": comparison.min_outcomes}
+    metrics = [paired_decision(m, directions[m.key], pairs, PAIRED[m.metric], **kw)  # type: ignore[arg-type]
+               if comparison.mode == "shadow" and m.metric in PAIRED else
+               metric_decision(m, directions[m.key], *arms[m.key], **kw)  # type: ignore[arg-type]
+               for m in comparison.metrics]
     total = sum(m["weight"] for m in metrics)
     passing = sum(m["weight"] for m in metrics if m["decision"] != "rollback")
     score = 100.0 * passing / total if total else 100.0

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InputError
-from assay.stats.sequential import Arm, mean_interval
+from assay.stats.sequential import Arm
+from assay.watch.pairs import PairState
 
 
 def replay(control: np.ndarray, control_time: np.ndarray, candidate: np.ndarray, candidate_time: np.ndarray, *,
@@ -29,7 +30,7 @@ def replay(control: np.ndarray, control_time: np.ndarray, candidate: np.ndarray,
     every look, as the service would; the first look of each decision and the decision that stands (the first
     promote or rollback, else hold)."""
     from assay.live.config import MetricSpec
-    from assay.live.decide import metric_decision
+    from assay.live.decide import metric_decision, paired_decision
 
     if (margin is None) == (margin_relative is None):
         raise InputError("compare sequential: expected exactly one of --margin and --margin-relative, found "
@@ -60,8 +61,7 @@ def replay(control: np.ndarray, control_time: np.ndarray, candidate: np.ndarray,
         looks.append(total - 1)
     cs1, cs2 = np.cumsum(c), np.cumsum(c * c)
     ts1, ts2 = np.cumsum(t), np.cumsum(t * t)
-    d = t - c if paired else None
-    ds1, ds2 = (np.cumsum(d), np.cumsum(d * d)) if d is not None else (None, None)
+    tc = np.cumsum(t * c) if paired else None
     first: dict[str, dict[str, Any]] = {}
     stands: dict[str, Any] | None = None
     last: dict[str, Any] | None = None
@@ -75,9 +75,12 @@ def replay(control: np.ndarray, control_time: np.ndarray, candidate: np.ndarray,
             return Arm.proportion(x1, k) if binary else Arm.sums(k, x1, x2)
 
         ac, at = arm_of(kc, cs1, cs2), arm_of(kt, ts1, ts2)
-        if paired and ds1 is not None and ds2 is not None and kc >= 2:
-            entry = _paired_entry(spec, higher_is_better, ac, at, kc, float(ds1[kc - 1]), float(ds2[kc - 1]),
-                                  alpha=alpha, t_star=t_star, min_outcomes=min_outcomes)
+        if paired and tc is not None:
+            k = kc
+            sums = ((float(ts1[k - 1]), float(cs1[k - 1]), float(ts2[k - 1]), float(cs2[k - 1]), float(tc[k - 1])),)
+            pairs = PairState(("value",), k, 0, sums, ())
+            entry = paired_decision(spec, higher_is_better, pairs, "value", alpha=alpha, t_star=t_star,
+                                    min_outcomes=min_outcomes)
         else:
             entry = metric_decision(spec, higher_is_better, ac, at, alpha=alpha, t_star=t_star,
                                     min_outcomes=min_outcomes)
@@ -92,23 +95,3 @@ def replay(control: np.ndarray, control_time: np.ndarray, candidate: np.ndarray,
     return {"decision": stands["decision"] if stands else "hold", "stands": stands, "first": first,
             "last": last, "looks": len(looks), "paired": paired,
             "n_control": int(c.size), "n_candidate": int(t.size)}
-
-
-def _paired_entry(spec: Any, higher_is_better: bool, control: Arm, candidate: Arm, n: int, s1: float, s2: float,
-                  *, alpha: float, t_star: float, min_outcomes: int) -> dict[str, Any]:
-    """The decision of a paired comparison: the sequence of the mean per-request difference."""
-    from assay.live.decide import MIN_ARM
-
-    mean = s1 / n
-    var = max(s2 - n * mean * mean, 0.0) / (n - 1)
-    lo, hi = mean_interval(mean, var, n, alpha=alpha, t_star=t_star)
-    o_lo, o_hi = (lo, hi) if higher_is_better else (-hi, -lo)
-    margin = spec.margin if spec.margin is not None else spec.margin_relative * abs(control.mean)
-    out = {"difference": mean, "ci_low": lo, "ci_high": hi}
-    if n < MIN_ARM:
-        return {**out, "decision": "hold", "reason": f"too few pairs ({n})"}
-    if o_hi < 0:
-        return {**out, "decision": "rollback", "reason": f"worse (paired interval {lo:.4g} to {hi:.4g})"}
-    if o_lo > -margin and n >= min_outcomes:
-        return {**out, "decision": "promote", "reason": f"within the margin {margin:.4g}"}
-    return {**out, "decision": "hold", "reason": f"undecided (paired interval {lo:.4g} to {hi:.4g})"}

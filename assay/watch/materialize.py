@@ -27,6 +27,7 @@ import orjson
 
 from assay.errors import AssayError
 from assay.store.watch import Cursor, EventStore, Materialization, StaleSnapshot, StoredLabel, StoredPrediction
+from assay.watch.pairs import PairState
 from assay.watch.window import ModelContext, WindowState, merge_all
 
 log = logging.getLogger("assay.watch")
@@ -142,10 +143,11 @@ class Materializer:
         for model, p in preds:
             if model in self.contexts:
                 by_model[model].append(p)
+        realized: dict[str, list[tuple[StoredPrediction, StoredLabel]]] = defaultdict(list)
         for model, rows in by_model.items():
             ctx = self.contexts[model]
             found = m.labels_for(model, [p.id for p in rows], after) if ctx.labeled or ctx.model.outcomes else {}
-            self._fold(ctx, rows, found, deltas, rebuilt, traffic=True)
+            self._fold(ctx, rows, found, deltas, rebuilt, traffic=True, realized=realized[model])
         # 3. new labels, joined to the predictions stored before this pass
         labs_by_model: dict[str, dict[str, StoredLabel]] = defaultdict(dict)
         for model, lab in labs:
@@ -154,7 +156,13 @@ class Materializer:
         for model, found in labs_by_model.items():
             ctx = self.contexts[model]
             earlier = m.predictions_for(model, list(found), before)
-            self._fold(ctx, earlier, found, deltas, rebuilt, traffic=False)
+            self._fold(ctx, earlier, found, deltas, rebuilt, traffic=False, realized=realized[model])
+        # 3b. shadow pairs completed by this pass's realized folds (see assay.watch.pairs for the once-only rule)
+        for model, events in realized.items():
+            ctx = self.contexts[model]
+            for control, candidate in ctx.shadow_pairs:
+                triples = self._completed_pairs(m, model, events, control, candidate, before, after)
+                self._fold_pairs(ctx, triples, control, candidate, deltas, rebuilt)
         # 4. rebuilds
         fresh: dict[Key, WindowState] = {}
         for model, version, start in sorted(rebuilt):
@@ -164,6 +172,10 @@ class Materializer:
             found = m.labels_for(model, [p.id for p in rows], after)
             parts: dict[tuple[str, str, float], list[WindowState]] = defaultdict(list)
             self._fold(ctx, rows, found, parts, set(), traffic=True)
+            for control, cand in ctx.shadow_pairs:
+                if cand == version:
+                    self._fold_pairs(ctx, pairs_of_window(m, model, rows, found, control, after), control, cand,
+                                     parts, set())
             fresh[(model, version, self.window, start)] = merge_all(parts.get((model, version, start), []))
             result.rebuilt += 1
         result.windows = self._write(m, deltas, fresh)
@@ -174,9 +186,55 @@ class Materializer:
         m.advance(after, now=self.now())
         return result
 
+    @staticmethod
+    def _completed_pairs(m: Materialization, model: str, events: Sequence[tuple[StoredPrediction, StoredLabel]],
+                         control: str, candidate: str, before: Cursor,
+                         after: Cursor) -> list[tuple[StoredPrediction, StoredPrediction, StoredLabel]]:
+        """(candidate, control, label) of the pairs this pass completes: at the candidate's realized fold when the
+        control's prediction is stored by now; at the control's when the candidate's prediction and the label were
+        both stored before this pass (so the candidate's fold, earlier, could not pair it)."""
+        out = []
+        cand = [(p, lab) for p, lab in events if p.version == candidate]
+        if cand:
+            controls = {p.id: p for p in m.predictions_for(model, [p.id for p, _ in cand], after)
+                        if p.version == control}
+            out += [(p, controls[p.id], lab) for p, lab in cand if p.id in controls]
+        ctrl = [(p, lab) for p, lab in events if p.version == control]
+        if ctrl:
+            cands = {p.id: p for p in m.predictions_for(model, [p.id for p, _ in ctrl], before)
+                     if p.version == candidate}
+            old_labels = m.labels_for(model, [p.id for p, _ in ctrl if p.id in cands], before) if cands else {}
+            out += [(cands[p.id], p, lab) for p, lab in ctrl if p.id in cands and p.id in old_labels]
+        return out
+
+    def _fold_pairs(self, ctx: ModelContext, triples: Sequence[tuple[StoredPrediction, StoredPrediction,
+                                                                     StoredLabel]],
+                    control: str, candidate: str, deltas: dict[tuple[str, str, float], list[WindowState]],
+                    skip: set[tuple[str, str, float]]) -> None:
+        """Add the pairs to the candidate's windows (of the candidate prediction's event time)."""
+        if not triples:
+            return
+        id_col = ctx.model.id
+        t_vals = ctx.pair_values([_row(t, id_col, lab) for t, _, lab in triples])
+        c_vals = ctx.pair_values([_row(c, id_col, lab) for _, c, lab in triples])
+        by_window: dict[float, PairState] = {}
+        for t, _, _ in triples:
+            if t.id not in t_vals or t.id not in c_vals:
+                continue
+            start = window_start(t.event_time, self.window)
+            if (ctx.name, candidate, start) in skip:
+                continue
+            (tv, tp), (cv, cp) = t_vals[t.id], c_vals[t.id]
+            if any(q not in tv or q not in cv for q in ctx.pair_quantities):
+                continue
+            state = by_window.get(start) or PairState.empty(ctx.pair_quantities)
+            by_window[start] = state.add({q: (tv[q], cv[q]) for q in ctx.pair_quantities}, agree=tp == cp, id_=t.id)
+        for start, state in by_window.items():
+            deltas[(ctx.name, candidate, start)].append(WindowState(pairs={control: state}))
+
     def _fold(self, ctx: ModelContext, preds: Sequence[StoredPrediction], found: Mapping[str, StoredLabel],
               deltas: dict[tuple[str, str, float], list[WindowState]], skip: set[tuple[str, str, float]], *,
-              traffic: bool) -> None:
+              traffic: bool, realized: list[tuple[StoredPrediction, StoredLabel]] | None = None) -> None:
         groups: dict[tuple[str, float], list[StoredPrediction]] = defaultdict(list)
         for p in preds:
             groups[(p.version, window_start(p.event_time, self.window))].append(p)
@@ -191,6 +249,8 @@ class Materializer:
             joined = [_row(p, id_col, found[p.id]) for p in rows if p.id in found]
             if joined:
                 parts += self._safely(ctx.realized_state, joined, ctx.name)
+                if realized is not None and ctx.shadow_pairs:
+                    realized += [(p, found[p.id]) for p in rows if p.id in found]
             deltas[key] += parts
 
     def _safely(self, fold: Callable[[list[dict[str, Any]]], WindowState], rows: list[dict[str, Any]],
@@ -242,19 +302,38 @@ class Materializer:
         return merge_all([WindowState.from_bytes(got[k]) for k in keys if k in got]).to_bytes()
 
 
+def pairs_of_window(m: Materialization, model: str, preds: Sequence[StoredPrediction],
+                    found: Mapping[str, StoredLabel], control: str,
+                    upto: Cursor) -> list[tuple[StoredPrediction, StoredPrediction, StoredLabel]]:
+    """(candidate, control, label) of every labeled candidate prediction of ``preds`` whose control prediction is
+    stored up to ``upto``: the pairs of a candidate window folded afresh."""
+    labeled = [p for p in preds if p.id in found]
+    if not labeled:
+        return []
+    controls = {p.id: p for p in m.predictions_for(model, [p.id for p in labeled], upto) if p.version == control}
+    return [(p, controls[p.id], found[p.id]) for p in labeled if p.id in controls]
+
+
 def rebuild_window(store: EventStore, ctx: ModelContext, version: str, start: float, window: int,
                    upto: Cursor | None = None) -> WindowState:
     """A window's state folded afresh from the stored events (what the stored state must equal)."""
     upto = upto or store.cursor()
     preds = store.predictions_between(ctx.name, start, start + window, upto=upto, version=version)
+    parts: list[WindowState] = []
     with store.materializing() as m:
         found = m.labels_for(ctx.name, [p.id for p in preds], upto)
-    parts: list[WindowState] = []
-    if preds:
-        parts.append(ctx.predictions_state([_row(p, ctx.model.id, None) for p in preds]))
-        joined = [_row(p, ctx.model.id, found[p.id]) for p in preds if p.id in found]
-        if joined:
-            parts.append(ctx.realized_state(joined))
+        if preds:
+            parts.append(ctx.predictions_state([_row(p, ctx.model.id, None) for p in preds]))
+            joined = [_row(p, ctx.model.id, found[p.id]) for p in preds if p.id in found]
+            if joined:
+                parts.append(ctx.realized_state(joined))
+            for control, candidate in ctx.shadow_pairs:
+                if candidate == version:
+                    deltas: dict[tuple[str, str, float], list[WindowState]] = defaultdict(list)
+                    Materializer(store, {ctx.name: ctx}, window, lambda: 0.0)._fold_pairs(
+                        ctx, pairs_of_window(m, ctx.name, preds, found, control, upto), control, candidate,
+                        deltas, set())
+                    parts += [s for states in deltas.values() for s in states]
     return merge_all(parts)
 
 

@@ -43,6 +43,7 @@ from assay.metrics.regression import RegressionState
 from assay.metrics.table import SortedTable
 from assay.watch.config import ModelConfig, WatchConfig
 from assay.watch.estimate import Calibrator, EstimationState
+from assay.watch.pairs import PairState, quantities, row_values
 from assay.watch.traffic import TrafficState
 
 MAGIC = b"ASSAYWINDOW\n"
@@ -64,6 +65,7 @@ class WindowState:
     profile: Profile | None = None
     outcomes: MeanState | None = None
     label_values: tuple[Any, ...] = ()
+    pairs: Mapping[str, PairState] | None = None  # shadow pairs of this (candidate) version, by control version
 
     def merge(self, other: WindowState) -> WindowState:
         def m(a: Any, b: Any) -> Any:
@@ -78,7 +80,7 @@ class WindowState:
         return WindowState(self.predictions + other.predictions, self.labeled + other.labeled, realized,
                            self.fingerprint.merge(other.fingerprint), m(self.traffic, other.traffic),
                            m(self.estimation, other.estimation), m(self.profile, other.profile),
-                           m(self.outcomes, other.outcomes), values)
+                           m(self.outcomes, other.outcomes), values, _merge_pairs([self.pairs, other.pairs]))
 
     # -- bytes -------------------------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -92,6 +94,8 @@ class WindowState:
             state = getattr(self, name)
             if state is not None:
                 parts[json.dumps([name])] = state.to_bytes()
+        for control, pair in sorted((self.pairs or {}).items()):
+            parts[json.dumps(["pairs", control])] = pair.to_bytes()
         fp = self.fingerprint
         head = {"version": VERSION, "predictions": self.predictions, "labeled": self.labeled,
                 "fingerprint": [fp.rows, fp.lane1, fp.lane2, fp.with_ids], "label_values": list(self.label_values),
@@ -132,6 +136,8 @@ class WindowState:
                 out["profile"] = Profile.from_dict(json.loads(gzip.decompress(blob)), where="window profile")
             elif path[0] == "outcomes":
                 out["outcomes"] = MeanState.from_bytes(blob)
+            elif path[0] == "pairs":
+                out.setdefault("pairs", {})[path[1]] = PairState.from_bytes(blob)
         rows, lane1, lane2, with_ids = head["fingerprint"]
         bundles = {g: Bundle(**fields) for g, fields in realized.items()} if head["has_realized"] else None
         return cls(head["predictions"], head["labeled"], bundles, Fingerprint(rows, lane1, lane2, with_ids),
@@ -164,7 +170,19 @@ def merge_all(states: Sequence[WindowState]) -> WindowState:
 
     return WindowState(sum(s.predictions for s in items), sum(s.labeled for s in items), realized, fp,
                        traffic=many("traffic"), estimation=many("estimation"), profile=many("profile"),
-                       outcomes=many("outcomes"), label_values=values)
+                       outcomes=many("outcomes"), label_values=values,
+                       pairs=_merge_pairs([s.pairs for s in items]))
+
+
+def _merge_pairs(all_pairs: Sequence[Mapping[str, PairState] | None]) -> dict[str, PairState] | None:
+    present = [p for p in all_pairs if p]
+    if not present:
+        return None
+    out: dict[str, PairState] = {}
+    for pairs in present:
+        for control, state in pairs.items():
+            out[control] = out[control].merge(state) if control in out else state
+    return out
 
 
 # -- folding rows into states ---------------------------------------------------------------------------------------
@@ -224,6 +242,13 @@ class ModelContext:
         self.threshold = self.eval_config.effective_threshold if self.eval_config else 0.5
         self.drift_columns = [c for c in (*model.features, *model.text)
                               if self.reference is not None and c in self.reference.columns]
+        # the (control, candidate) versions of the model's shadow comparisons (validated by assay.live.config)
+        self.shadow_pairs: list[tuple[str, str]] = sorted({
+            (str(c["control"]["version"]), str(c["candidate"]["version"])) for c in config.comparisons or []
+            if isinstance(c, dict) and c.get("model") == name and c.get("mode") == "shadow"
+            and isinstance(c.get("control"), dict) and isinstance(c.get("candidate"), dict)
+            and "version" in c["control"] and "version" in c["candidate"]})
+        self.pair_quantities = quantities(model.task, model.score is not None) if model.labeled else ()
 
     # -- rows --------------------------------------------------------------------------------------------------------
     def _table(self, rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> pa.Table:
@@ -296,6 +321,34 @@ class ModelContext:
             columns[c] = state.update(feats[:, 0], int(feats[present, 1].sum()), int(feats[present, 2].sum()),
                                       int(feats[present, 3].sum()))
         return replace(prof, columns=columns, rows=len(rows), created_at="")
+
+    def pair_values(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[dict[str, float], Any]]:
+        """Per id of joined rows (one version's): its paired quantities and its predicted label, prepared as the
+        evaluation prepares them (rows it would not count, such as a missing label, are left out)."""
+        config = self.eval_config
+        if config is None or not rows or not self.pair_quantities:
+            return {}
+        m = self.model
+        names = [config.label, m.id]
+        names += [c for c in (m.score, m.prediction) if c is not None and c not in names]
+        if m.proba_prefix:
+            names += sorted({k for r in rows for k in r if k.startswith(m.proba_prefix)})
+        table = self._table(rows, names)
+        batch = table.combine_chunks().to_batches(max_chunksize=max(table.num_rows, 1))[0]
+        preparer = Preparer(config, f"model {self.name}", table.column_names)
+        if self.classes and not m.proba_prefix:
+            preparer.set_classes(self.classes)
+        prepared = preparer.prepare(batch)
+        if prepared.table is None or prepared.pred is None:
+            return {}
+        ids = prepared.table.column(m.id).to_pylist()
+        score = prepared.score if m.task == "binary" else None
+        out: dict[str, tuple[dict[str, float], Any]] = {}
+        for i, id_ in enumerate(ids):
+            s = float(score[i]) if score is not None else None
+            out[str(id_)] = (row_values(m.task, prepared.y[i].item(), prepared.pred[i].item(), s),
+                             prepared.pred[i].item())
+        return out
 
     def realized_state(self, rows: Sequence[Mapping[str, Any]]) -> WindowState:
         """The state of predictions joined to their labels (each row: the prediction's payload, its id and the
