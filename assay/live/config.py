@@ -145,6 +145,9 @@ def comparisons(config: WatchConfig, source: str = "watch.yaml") -> dict[str, Co
             if entry is None:
                 problems.append(f"{at}.metric: expected a metric model {c.model!r} can compare "
                                 f"({', '.join(sorted(known))}), found {m.metric!r}")
+            elif m.margin_relative is not None and _is_rate(m.metric):
+                problems.append(f"{at}.margin_relative: `{m.metric}` is a rate: rates compare by an absolute "
+                                "`margin` (a share of a zero baseline would let nothing pass, or anything)")
             elif entry.higher_is_better is None and m.higher_is_better is None:
                 problems.append(f"{at}: `{m.metric}` has no direction of its own; add `higher_is_better: "
                                 "true|false`")
@@ -156,6 +159,10 @@ def comparisons(config: WatchConfig, source: str = "watch.yaml") -> dict[str, Co
     if problems:
         raise ConfigError("; ".join(problems) + ". Fix: see the comparisons example in the README")
     return out
+
+
+def _is_rate(metric: str) -> bool:
+    return metric in ("accuracy", "precision", "recall", "error_rate", "latency_above") or metric.endswith("_rate")
 
 
 def _line(config: WatchConfig, path: tuple[Any, ...]) -> str:

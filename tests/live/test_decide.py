@@ -52,7 +52,7 @@ def test_rollback_when_worse_whatever_the_margin_promote_within_it_hold_otherwis
 
 def test_relative_margins_test_the_scaled_control() -> None:
     kw = {"alpha": 0.05, "t_star": 5000, "min_outcomes": 100}
-    spec = _spec(margin_relative=0.10)
+    spec = _cmp(metrics=[{"metric": "latency_mean", "margin_relative": 0.10}]).metrics[0]
     # lower is better: a candidate as fast (within noise) clears the 10% margin; 30% slower rolls back; one that
     # is noisy enough to reach past (1 + r) * control holds
     c = Arm(5000, 0.100, 0.0004)
@@ -103,6 +103,8 @@ def test_the_comparison_rolls_back_on_a_critical_metric_or_a_low_score_and_promo
      "metrics: [{metric: latency_above, margin: 0.02}]}", "needs `seconds:`"),
     ("{name: c, model: fraud, mode: canary, control: {version: '1'}, candidate: {version: '2'}, "
      "metrics: [{metric: score_mean, margin: 0.02}]}", "higher_is_better"),
+    ("{name: c, model: fraud, mode: canary, control: {version: '1'}, candidate: {version: '2'}, "
+     "metrics: [{metric: response_refusal_rate, margin_relative: 0.1}]}", "rates compare by an absolute"),
     ("{name: c, model: fraud, mode: canary, control: {version: '1'}, candidate: {version: '2'}, "
      "metrics: [{metric: accuracy, margin: 0.02}], colour: red}", "an unknown key"),
 ])
