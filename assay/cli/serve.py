@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     from assay.live.config import comparisons
 
     comparisons(config, args.config)
+    from assay.slo.config import slos
+
+    for warning in slos(config, args.config)[1]:
+        print(f"assay serve: warning: {warning}", file=sys.stderr)
     monitor = Monitor(config, store_url=args.store)  # creates or migrates the store's schema
     print(f"assay serve: {len(config.models)} model(s), store {monitor.store.engine.url.render_as_string()}, "
           f"listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)

@@ -24,9 +24,10 @@ from assay._version import __version__
 from assay.errors import AssayError, InputError
 from assay.live.compare import LiveComparisons
 from assay.service.auth import Authenticator
-from assay.service.routes import compare, ingest, read, traces
+from assay.service.routes import compare, ingest, read, slo, traces
 from assay.service.wire import Health
 from assay.service.worker import Worker, tune_interpreter
+from assay.slo.status import SLOs
 from assay.store.watch import StoreUnavailable
 from assay.watch.events import BatchError
 from assay.watch.monitor import Monitor, NotFound, TooLarge, UnknownModel
@@ -71,6 +72,8 @@ def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
     app.include_router(read.router)
     app.state.live = LiveComparisons(monitor)
     app.include_router(compare.router)
+    app.state.slos = SLOs(monitor)
+    app.include_router(slo.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="The process is up")
     async def healthz() -> Health:

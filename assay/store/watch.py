@@ -46,6 +46,7 @@ from assay.store.watch_tables import (
     counters,
     cursors,
     decision_log,
+    label_arrivals,
     labels,
     predictions,
     rebuilds,
@@ -631,6 +632,28 @@ class EventStore:
             return bool(conn.execute(t.update().where(t.c.name == name, t.c.revoked_at.is_(None))
                                      .values(revoked_at=now)).rowcount)
 
+    def arrivals(self, model: str, version: str | None, start: float, end: float) -> tuple[int, int]:
+        """(good, total) of the labels that landed in ``[start, end)`` (windows by their start)."""
+        a = label_arrivals
+        q = sa.select(sa.func.coalesce(sa.func.sum(a.c.good), 0), sa.func.coalesce(sa.func.sum(a.c.total), 0)) \
+            .where(a.c.model == model, a.c.start >= start, a.c.start < end)
+        if version is not None:
+            q = q.where(a.c.version == version)
+        with self.reader.connect() as conn:
+            row = conn.execute(q).one()
+        return int(row[0]), int(row[1])
+
+    def arrival_series(self, model: str, version: str | None, start: float,
+                       end: float) -> list[tuple[float, int, int]]:
+        """(window start, good, total) of every window with labels landing in ``[start, end)``."""
+        a = label_arrivals
+        q = sa.select(a.c.start, sa.func.sum(a.c.good), sa.func.sum(a.c.total)) \
+            .where(a.c.model == model, a.c.start >= start, a.c.start < end).group_by(a.c.start).order_by(a.c.start)
+        if version is not None:
+            q = q.where(a.c.version == version)
+        with self.reader.connect() as conn:
+            return [(float(r[0]), int(r[1]), int(r[2])) for r in conn.execute(q).all()]
+
     # -- live comparisons: verdicts and the audit log ----------------------------------------------------------------
     def verdict(self, name: str) -> tuple[str, float, bytes] | None:
         """The stored promote or rollback of a comparison (decision, time, document), or ``None``."""
@@ -854,6 +877,23 @@ class Materialization:
         if version is not None:
             q = q.where(w.c.version == version)
         self._write(lambda conn: conn.execute(q))
+
+    def add_arrivals(self, counts: dict[tuple[str, str, float], tuple[int, int]]) -> None:
+        """Add (good, total) to the label-arrival counts of (model, version, window start), in the pass's
+        transaction (so each label counts once)."""
+        if not counts:
+            return
+        a = label_arrivals
+        rows = [{"model": k[0], "version": k[1], "start": k[2], "good": g, "total": t} for k, (g, t) in counts.items()]
+        if self.store.postgres:
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = insert(a)
+        stmt = stmt.on_conflict_do_update(index_elements=[a.c.model, a.c.version, a.c.start],
+                                          set_={"good": a.c.good + stmt.excluded.good,
+                                                "total": a.c.total + stmt.excluded.total})
+        self._write(lambda conn: conn.execute(stmt, rows))
 
     def count(self, model: str, name: str, value: int) -> None:
         """Add to a counter of the model, in the materializer's transaction."""

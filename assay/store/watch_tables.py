@@ -16,6 +16,8 @@ reads and writes, and a test holds them equal to the migrated schema.
 ``tokens``      API tokens: a name, scopes and the SHA-256 of the secret (never the secret)
 ``verdicts``    per live comparison: its first promote or rollback, kept until the comparison is reset
 ``decision_log`` per live comparison: every change of decision, verdict and reset, with the evidence (audit log)
+``label_arrivals`` per (model, version, window): labeled predictions and the correct ones, by when the label landed
+                (the clock of label-based SLIs; the realized metrics stay on prediction time)
 ==============  ==============================================================================================
 """
 
@@ -131,3 +133,12 @@ decision_log = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_decision_log_name", decision_log.c.name, decision_log.c.seq)
+
+label_arrivals = Table(
+    "label_arrivals", metadata,
+    Column("model", String(100), primary_key=True),
+    Column("version", String(200), primary_key=True),
+    Column("start", Float, primary_key=True),
+    Column("good", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+)

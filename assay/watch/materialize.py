@@ -157,9 +157,13 @@ class Materializer:
             ctx = self.contexts[model]
             earlier = m.predictions_for(model, list(found), before)
             self._fold(ctx, earlier, found, deltas, rebuilt, traffic=False, realized=realized[model])
-        # 3b. shadow pairs completed by this pass's realized folds (see assay.watch.pairs for the once-only rule)
+        # 3b. shadow pairs completed by this pass's realized folds (see assay.watch.pairs for the once-only rule),
+        # and label-arrival counts (a prediction joined to its label becomes known at the later of the two)
+        arrivals: dict[tuple[str, str, float], tuple[int, int]] = {}
         for model, events in realized.items():
             ctx = self.contexts[model]
+            if ctx.counts_arrivals and events:
+                self._arrivals(ctx, events, arrivals)
             for control, candidate in ctx.shadow_pairs:
                 triples = self._completed_pairs(m, model, events, control, candidate, before, after)
                 self._fold_pairs(ctx, triples, control, candidate, deltas, rebuilt)
@@ -178,6 +182,7 @@ class Materializer:
                                      parts, set())
             fresh[(model, version, self.window, start)] = merge_all(parts.get((model, version, start), []))
             result.rebuilt += 1
+        m.add_arrivals(arrivals)
         result.windows = self._write(m, deltas, fresh)
         for model, bad in self.unfoldable.items():
             if bad:
@@ -185,6 +190,21 @@ class Materializer:
         self.unfoldable.clear()
         m.advance(after, now=self.now())
         return result
+
+    def _arrivals(self, ctx: ModelContext, events: Sequence[tuple[StoredPrediction, StoredLabel]],
+                  out: dict[tuple[str, str, float], tuple[int, int]]) -> None:
+        by_version: dict[str, list[tuple[StoredPrediction, StoredLabel]]] = defaultdict(list)
+        for p, lab in events:
+            by_version[p.version].append((p, lab))
+        for version, pairs in by_version.items():
+            values = ctx.pair_values([_row(p, ctx.model.id, lab) for p, lab in pairs])
+            for p, lab in pairs:
+                got = values.get(p.id)
+                if got is None or "correct" not in got[0]:
+                    continue
+                key = (ctx.name, version, window_start(max(p.received_at, lab.received_at), self.window))
+                g, t = out.get(key, (0, 0))
+                out[key] = (g + int(got[0]["correct"]), t + 1)
 
     @staticmethod
     def _completed_pairs(m: Materialization, model: str, events: Sequence[tuple[StoredPrediction, StoredLabel]],
@@ -249,7 +269,7 @@ class Materializer:
             joined = [_row(p, id_col, found[p.id]) for p in rows if p.id in found]
             if joined:
                 parts += self._safely(ctx.realized_state, joined, ctx.name)
-                if realized is not None and ctx.shadow_pairs:
+                if realized is not None and (ctx.shadow_pairs or ctx.counts_arrivals):
                     realized += [(p, found[p.id]) for p in rows if p.id in found]
             deltas[key] += parts
 

@@ -249,6 +249,10 @@ class ModelContext:
             and isinstance(c.get("control"), dict) and isinstance(c.get("candidate"), dict)
             and "version" in c["control"] and "version" in c["candidate"]})
         self.pair_quantities = quantities(model.task, model.score is not None) if model.labeled else ()
+        # label-based SLIs of the model (`sli: {event: correct}`): the materializer counts labels as they land
+        self.counts_arrivals = model.task in ("binary", "multiclass") and any(
+            isinstance(s, dict) and s.get("model") == name and isinstance(s.get("sli"), dict)
+            and s["sli"].get("event") == "correct" for s in config.slos or [])
 
     # -- rows --------------------------------------------------------------------------------------------------------
     def _table(self, rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> pa.Table:

@@ -151,3 +151,34 @@ def test_serve_refuses_a_bad_comparison_before_it_listens(tmp_path: Path) -> Non
                        timeout=60)
     assert r.returncode == 2 and "line 13" in r.stderr and "the same version" in r.stderr
     assert not (tmp_path / "w.sqlite").exists()
+
+
+def test_slos_on_the_service_and_the_cli(serve: Callable[..., Server], tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'watch.sqlite'}"
+    server = serve(store, "slos:\n  - {name: fraud-latency, model: fraud, sli: {event: latency_below, seconds: 0.3},"
+                   " objective: 0.99, period: 30d, min_events: 10}\n")
+    token = make_token(server.config, store, "ci", "ingest", "read")
+    h = {"Authorization": f"Bearer {token}"}
+    import time
+
+    now = time.time()
+    events = [{"id": f"e{i}", "timestamp": now - 600 + i, "score": 0.5, "latency_s": 2.0 if i % 2 else 0.05,
+               "amount": 1.0, "country": "DE"} for i in range(200)]
+    assert httpx.post(f"{server.url}/v1/models/fraud/predictions", json={"events": events}, headers=h,
+                      timeout=30).status_code == 200
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        doc = httpx.get(f"{server.url}/v1/slos/fraud-latency", headers=h, timeout=30).json()
+        if doc["total"] == 200:
+            break
+        time.sleep(0.2)
+    assert doc["schema"] == "assay.slo/1" and doc["sli_value"] == pytest.approx(0.5)
+    assert doc["status"] == "firing" and any(a["firing"] and a["severity"] == "page" for a in doc["alerts"])
+    assert doc["series"] and sum(p["total"] for p in doc["series"]) == 200
+    listed = httpx.get(f"{server.url}/v1/slos", headers=h, timeout=30).json()
+    assert [s["name"] for s in listed["slos"]] == ["fraud-latency"]
+    assert httpx.get(f"{server.url}/v1/slos/nope", headers=h, timeout=30).status_code == 404
+    assert httpx.get(f"{server.url}/v1/slos", timeout=30).status_code == 401
+    r = subprocess.run([ASSAY, "slo", "status", "--config", str(server.config), "--store", store],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "fraud-latency" in r.stdout and "page" in r.stdout, r.stderr
