@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -24,8 +25,11 @@ from assay._version import __version__
 from assay.errors import AssayError, InputError
 from assay.live.compare import LiveComparisons
 from assay.service.auth import Authenticator
+from assay.service.deps import scope_any
+from assay.service.exposition import CONTENT_TYPE as EXPOSITION_TYPE
+from assay.service.exposition import Exposition, route_of
 from assay.service.routes import compare, ingest, read, slo, traces
-from assay.service.wire import Health
+from assay.service.wire import ERRORS, Health
 from assay.service.worker import Worker, tune_interpreter
 from assay.slo.status import SLOs
 from assay.store.watch import StoreUnavailable
@@ -74,6 +78,20 @@ def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
     app.include_router(compare.router)
     app.state.slos = SLOs(monitor)
     app.include_router(slo.router)
+    exposition = Exposition(monitor, app.state.slos)
+    app.state.exposition = exposition
+
+    @app.middleware("http")
+    async def _timed(request: Request, call_next: Any) -> Any:
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        exposition.observe(route_of(request.scope), request.method, time.perf_counter() - t0)
+        return response
+
+    @app.get("/metrics", tags=["metrics"], summary="Prometheus text format (scope metrics or read)",
+             response_class=Response, responses={200: {"content": {"text/plain": {}}}, **ERRORS})
+    async def metrics_route(_: Annotated[str, Depends(scope_any("metrics", "read"))]) -> Response:
+        return Response(await asyncio.to_thread(exposition.render), media_type=EXPOSITION_TYPE)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="The process is up")
     async def healthz() -> Health:

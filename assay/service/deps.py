@@ -18,6 +18,26 @@ def get_monitor(request: Request) -> Monitor:
     return monitor
 
 
+def scope_any(*needed: str) -> Any:
+    """A dependency admitting a token with any of ``needed`` (``/metrics``: a scraper's ``metrics`` or ``read``)."""
+    def check(request: Request,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+        auth: Authenticator = request.app.state.auth
+        scopes = auth.scopes(credentials.credentials if credentials is not None else None)
+        if scopes is None:
+            raise HTTPException(401, {"message": "expected `Authorization: Bearer <token>` with a valid token, "
+                                                 "found none or an unknown one. Fix: create one with `assay tokens "
+                                                 f"create NAME --scope {needed[0]}`"},
+                                headers={"WWW-Authenticate": "Bearer"})
+        if not any(allowed(scopes, n) for n in needed):
+            raise HTTPException(403, {"message": f"expected a token with one of the scopes {list(needed)}, found "
+                                                 f"scopes {sorted(scopes)}. Fix: use a token created with --scope "
+                                                 f"{needed[0]}"})
+        return needed[0]
+
+    return check
+
+
 def _scope(needed: str) -> Any:
     def check(request: Request,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:

@@ -454,6 +454,12 @@ class EventStore:
                                "unfoldable": int(c.get("unfoldable", 0)), "newest_event_time": newest}
         return out
 
+    def counter_values(self, model: str) -> dict[str, int]:
+        """The model's counters alone (one indexed read: what ``/metrics`` needs on every scrape)."""
+        with self.reader.connect() as conn:
+            return {name: int(value) for name, value in conn.execute(
+                sa.select(counters.c.name, counters.c.value).where(counters.c.model == model))}
+
     def event(self, model: str, id_: str) -> tuple[list[StoredPrediction], StoredLabel | None]:
         p, lab = predictions, labels
         with self.reader.connect() as conn:

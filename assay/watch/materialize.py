@@ -184,6 +184,18 @@ class Materializer:
             result.rebuilt += 1
         m.add_arrivals(arrivals)
         result.windows = self._write(m, deltas, fresh)
+        folded: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for model, _ in preds:
+            if model in self.contexts:
+                folded[model][0] += 1
+        for model, _ in labs:
+            if model in self.contexts:
+                folded[model][1] += 1
+        for model, (n_pred, n_lab) in folded.items():  # the counters /metrics exposes
+            if n_pred:
+                m.count(model, "folded_predictions", n_pred)
+            if n_lab:
+                m.count(model, "folded_labels", n_lab)
         for model, bad in self.unfoldable.items():
             if bad:
                 m.count(model, "unfoldable", bad)
