@@ -10,6 +10,7 @@ never ids or free text):
 ``assay_model_metric``                      gauge    the trailing hour's metrics (``kind="realized|estimated"``)
 ``assay_label_coverage_ratio``              gauge    labeled / predictions over the trailing hour
 ``assay_drift_share_ratio``                 gauge    share of the reference's columns drifting over the trailing hour
+``assay_slo_events_total``                  counter  events of each event SLO (``_good_events_total``: the good ones)
 ``assay_slo_sli_ratio``                     gauge    each SLO's SLI over its period
 ``assay_slo_error_budget_remaining_ratio``  gauge    each SLO's error budget left
 ``assay_slo_burn_rate``                     gauge    each SLO's burn rate per alert window
@@ -73,6 +74,15 @@ class StoreCollector(Collector):
                                    labels=["slo", "model"])
         burn = GaugeMetricFamily("assay_slo_burn_rate", "Burn rate of the error budget over an alert window",
                                  labels=["slo", "model", "window"])
+        good_events = CounterMetricFamily("assay_slo_good_events", "Good events of an event SLO (folded)",
+                                          labels=["slo", "model"])
+        all_events = CounterMetricFamily("assay_slo_events", "Events of an event SLO (folded)", labels=["slo", "model"])
+        for name, slo in self.slos.slos.items():
+            if slo.sli.event is not None:
+                g, t = mon.store.sli_total(slo.model, slo.version, slo.key, -math.inf, math.inf)
+                good_events.add_metric([name, slo.model], float(g))
+                all_events.add_metric([name, slo.model], float(t))
+        yield from (good_events, all_events)
         for name in self.slos.slos:
             try:
                 doc = self.slos.status(name)

@@ -81,6 +81,13 @@ class SLO(_Strict):
     runbook: str | None = None
 
     @property
+    def key(self) -> str:
+        """The event SLI's name in the store's counts (``latency_below:0.3``); window SLIs have none."""
+        from assay.watch.window import sli_key
+
+        return sli_key(self.sli.model_dump(exclude_none=True)) or ""
+
+    @property
     def period_seconds(self) -> float:
         return parse_duration(self.period, "period")
 

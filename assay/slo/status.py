@@ -1,8 +1,9 @@
 """SLIs read from the watch service's stored states, and each SLO's budget, burn rates and alert conditions.
 
-Two clocks: SLIs known at prediction time (latency, errors, text) count at the event's time, from the traffic
-states of the event-time windows; the label-based ``correct`` counts when the label lands (``label_arrivals``),
-because that is when an error becomes known; the realized metric series stay on prediction time.
+Two clocks: SLIs known at prediction time (latency, errors, text) count at the event's time; the label-based
+``correct`` counts when the label lands, because that is when an error becomes known (both from the good and
+total counts the materializer keeps per window, ``sli_counts``); the realized metric series stay on prediction
+time.
 
 >>> from assay.slo.status import alert_condition
 >>> alert_condition(threshold=14.4, long=(15.0, 1000), short=(20.0, 200), min_events=100)
@@ -17,33 +18,9 @@ from typing import Any
 from assay.slo.budget import budget_remaining, burn_rate, time_to_exhaustion
 from assay.slo.config import SLO, slos
 from assay.watch.monitor import Monitor
-from assay.watch.query import iso, range_states
-from assay.watch.window import WindowState, merge_all
+from assay.watch.query import iso
 
 SCHEMA = "assay.slo/1"
-
-
-def event_counts(slo: SLO, state: WindowState) -> tuple[int, int]:
-    """(good, total) of an event SLI known at prediction time, from a merged state's traffic."""
-    t = state.traffic
-    sli = slo.sli
-    if t is None:
-        return 0, 0
-    if sli.event == "latency_below":
-        s = t.latency_sketch
-        if s.count == 0:
-            return 0, 0
-        gamma = s.gamma
-        good = s.zero_count + sum(int(c) for i, c in zip(s.index, s.counts, strict=True)
-                                  if 2.0 * gamma ** int(i) / (gamma + 1.0) <= (sli.seconds or 0.0))
-        return good, int(s.count)
-    if sli.event == "not_error":
-        return t.status_n - t.errors, t.status_n
-    if sli.column is not None and sli.column in t.text_columns:
-        c = t.text[t.text_columns.index(sli.column)]
-        bad = c.refusals if sli.event == "not_refusal" else c.json_failures
-        return c.length.count - bad, c.length.count
-    return 0, 0
 
 
 def alert_condition(*, threshold: float, long: tuple[float | None, int], short: tuple[float | None, int],
@@ -84,12 +61,8 @@ class SLOs:
 
     def counts(self, slo: SLO, start: float, end: float) -> tuple[int, int]:
         """(good, total) of ``[start, end)`` (whole windows): events for an event SLI, windows for a window SLI."""
-        store = self.monitor.store
-        if slo.sli.event == "correct":
-            return store.arrivals(slo.model, slo.version, start, end)
         if slo.sli.event is not None:
-            per = range_states(store, slo.model, slo.version, start, end, self.monitor.window, groupings=())
-            return event_counts(slo, merge_all([s for states in per.values() for s in states]))
+            return self.monitor.store.sli_total(slo.model, slo.version, slo.key, start, end)
         return self._window_counts(slo, start, end)
 
     def _window_counts(self, slo: SLO, start: float, end: float) -> tuple[int, int]:
@@ -164,9 +137,9 @@ class SLOs:
         lo, hi = self._range(slo.period_seconds, now)
         lo = math.floor(lo / step) * step
         out = []
-        if slo.sli.event == "correct":
+        if slo.sli.event is not None:
             by: dict[float, list[int]] = {}
-            for start, g, t in self.monitor.store.arrival_series(slo.model, slo.version, lo, hi):
+            for start, g, t in self.monitor.store.sli_series(slo.model, slo.version, slo.key, lo, hi):
                 b = by.setdefault(math.floor(start / step) * step, [0, 0])
                 b[0] += g
                 b[1] += t

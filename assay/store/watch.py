@@ -46,10 +46,10 @@ from assay.store.watch_tables import (
     counters,
     cursors,
     decision_log,
-    label_arrivals,
     labels,
     predictions,
     rebuilds,
+    sli_counts,
     tokens,
     verdicts,
     windows,
@@ -606,6 +606,8 @@ class EventStore:
             deleted += conn.execute(lab.delete().where(lab.c.received_at < events_before, done_l)).rowcount
             w = windows
             deleted += conn.execute(w.delete().where(w.c.start + w.c.level < windows_before)).rowcount
+            deleted += conn.execute(sli_counts.delete().where(sli_counts.c.start + window_seconds
+                                                              < windows_before)).rowcount
         return deleted
 
     # -- tokens -----------------------------------------------------------------------------------------------------
@@ -638,23 +640,24 @@ class EventStore:
             return bool(conn.execute(t.update().where(t.c.name == name, t.c.revoked_at.is_(None))
                                      .values(revoked_at=now)).rowcount)
 
-    def arrivals(self, model: str, version: str | None, start: float, end: float) -> tuple[int, int]:
-        """(good, total) of the labels that landed in ``[start, end)`` (windows by their start)."""
-        a = label_arrivals
+    def sli_total(self, model: str, version: str | None, sli: str, start: float, end: float) -> tuple[int, int]:
+        """(good, total) of an event SLI over the windows starting in ``[start, end)``."""
+        a = sli_counts
         q = sa.select(sa.func.coalesce(sa.func.sum(a.c.good), 0), sa.func.coalesce(sa.func.sum(a.c.total), 0)) \
-            .where(a.c.model == model, a.c.start >= start, a.c.start < end)
+            .where(a.c.model == model, a.c.sli == sli, a.c.start >= start, a.c.start < end)
         if version is not None:
             q = q.where(a.c.version == version)
         with self.reader.connect() as conn:
             row = conn.execute(q).one()
         return int(row[0]), int(row[1])
 
-    def arrival_series(self, model: str, version: str | None, start: float,
-                       end: float) -> list[tuple[float, int, int]]:
-        """(window start, good, total) of every window with labels landing in ``[start, end)``."""
-        a = label_arrivals
+    def sli_series(self, model: str, version: str | None, sli: str, start: float,
+                   end: float) -> list[tuple[float, int, int]]:
+        """(window start, good, total) of every window of an event SLI with events in ``[start, end)``."""
+        a = sli_counts
         q = sa.select(a.c.start, sa.func.sum(a.c.good), sa.func.sum(a.c.total)) \
-            .where(a.c.model == model, a.c.start >= start, a.c.start < end).group_by(a.c.start).order_by(a.c.start)
+            .where(a.c.model == model, a.c.sli == sli, a.c.start >= start, a.c.start < end) \
+            .group_by(a.c.start).order_by(a.c.start)
         if version is not None:
             q = q.where(a.c.version == version)
         with self.reader.connect() as conn:
@@ -884,19 +887,20 @@ class Materialization:
             q = q.where(w.c.version == version)
         self._write(lambda conn: conn.execute(q))
 
-    def add_arrivals(self, counts: dict[tuple[str, str, float], tuple[int, int]]) -> None:
-        """Add (good, total) to the label-arrival counts of (model, version, window start), in the pass's
-        transaction (so each label counts once)."""
+    def add_sli_counts(self, counts: dict[tuple[str, str, str, float], tuple[int, int]]) -> None:
+        """Add (good, total) to the event-SLI counts of (model, version, SLI, window start), in the pass's
+        transaction (so each event counts once)."""
         if not counts:
             return
-        a = label_arrivals
-        rows = [{"model": k[0], "version": k[1], "start": k[2], "good": g, "total": t} for k, (g, t) in counts.items()]
+        a = sli_counts
+        rows = [{"model": k[0], "version": k[1], "sli": k[2], "start": k[3], "good": g, "total": t}
+                for k, (g, t) in counts.items()]
         if self.store.postgres:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         stmt = insert(a)
-        stmt = stmt.on_conflict_do_update(index_elements=[a.c.model, a.c.version, a.c.start],
+        stmt = stmt.on_conflict_do_update(index_elements=[a.c.model, a.c.version, a.c.sli, a.c.start],
                                           set_={"good": a.c.good + stmt.excluded.good,
                                                 "total": a.c.total + stmt.excluded.total})
         self._write(lambda conn: conn.execute(stmt, rows))

@@ -16,8 +16,8 @@ reads and writes, and a test holds them equal to the migrated schema.
 ``tokens``      API tokens: a name, scopes and the SHA-256 of the secret (never the secret)
 ``verdicts``    per live comparison: its first promote or rollback, kept until the comparison is reset
 ``decision_log`` per live comparison: every change of decision, verdict and reset, with the evidence (audit log)
-``label_arrivals`` per (model, version, window): labeled predictions and the correct ones, by when the label landed
-                (the clock of label-based SLIs; the realized metrics stay on prediction time)
+``sli_counts``  per (model, version, event SLI, window): good and total events, counted by the materializer: at
+                the event's time for SLIs known at prediction time, at the label's arrival for ``correct``
 ==============  ==============================================================================================
 """
 
@@ -134,10 +134,11 @@ decision_log = Table(
 )
 Index("ix_decision_log_name", decision_log.c.name, decision_log.c.seq)
 
-label_arrivals = Table(
-    "label_arrivals", metadata,
+sli_counts = Table(
+    "sli_counts", metadata,
     Column("model", String(100), primary_key=True),
     Column("version", String(200), primary_key=True),
+    Column("sli", String(300), primary_key=True),
     Column("start", Float, primary_key=True),
     Column("good", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),

@@ -159,11 +159,15 @@ class Materializer:
             self._fold(ctx, earlier, found, deltas, rebuilt, traffic=False, realized=realized[model])
         # 3b. shadow pairs completed by this pass's realized folds (see assay.watch.pairs for the once-only rule),
         # and label-arrival counts (a prediction joined to its label becomes known at the later of the two)
-        arrivals: dict[tuple[str, str, float], tuple[int, int]] = {}
+        slis: dict[tuple[str, str, str, float], tuple[int, int]] = {}
         for model, events in realized.items():
             ctx = self.contexts[model]
             if ctx.counts_arrivals and events:
-                self._arrivals(ctx, events, arrivals)
+                self._arrivals(ctx, events, slis)
+        for model, rows in by_model.items():  # SLIs known at prediction time: at the event's time
+            ctx = self.contexts[model]
+            if ctx.event_slis:
+                self._event_slis(ctx, rows, slis)
             for control, candidate in ctx.shadow_pairs:
                 triples = self._completed_pairs(m, model, events, control, candidate, before, after)
                 self._fold_pairs(ctx, triples, control, candidate, deltas, rebuilt)
@@ -182,7 +186,7 @@ class Materializer:
                                      parts, set())
             fresh[(model, version, self.window, start)] = merge_all(parts.get((model, version, start), []))
             result.rebuilt += 1
-        m.add_arrivals(arrivals)
+        m.add_sli_counts(slis)
         result.windows = self._write(m, deltas, fresh)
         folded: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for model, _ in preds:
@@ -203,8 +207,20 @@ class Materializer:
         m.advance(after, now=self.now())
         return result
 
+    def _event_slis(self, ctx: ModelContext, rows: Sequence[StoredPrediction],
+                    out: dict[tuple[str, str, str, float], tuple[int, int]]) -> None:
+        groups: dict[tuple[str, float], list[StoredPrediction]] = defaultdict(list)
+        for p in rows:
+            groups[(p.version, window_start(p.event_time, self.window))].append(p)
+        for (version, start), preds in groups.items():
+            counts = ctx.sli_events([_row(p, ctx.model.id, None) for p in preds])
+            for key, (g, t) in counts.items():
+                if t:
+                    og, ot = out.get((ctx.name, version, key, start), (0, 0))
+                    out[(ctx.name, version, key, start)] = (og + g, ot + t)
+
     def _arrivals(self, ctx: ModelContext, events: Sequence[tuple[StoredPrediction, StoredLabel]],
-                  out: dict[tuple[str, str, float], tuple[int, int]]) -> None:
+                  out: dict[tuple[str, str, str, float], tuple[int, int]]) -> None:
         by_version: dict[str, list[tuple[StoredPrediction, StoredLabel]]] = defaultdict(list)
         for p, lab in events:
             by_version[p.version].append((p, lab))
@@ -214,7 +230,8 @@ class Materializer:
                 got = values.get(p.id)
                 if got is None or "correct" not in got[0]:
                     continue
-                key = (ctx.name, version, window_start(max(p.received_at, lab.received_at), self.window))
+                key = (ctx.name, version, "correct", window_start(max(p.received_at, lab.received_at),
+                                                                   self.window))
                 g, t = out.get(key, (0, 0))
                 out[key] = (g + int(got[0]["correct"]), t + 1)
 

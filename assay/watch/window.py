@@ -150,6 +150,20 @@ def _part_path(key: str) -> tuple[Any, ...]:
     return tuple(json.loads(key))
 
 
+def sli_key(sli: Any) -> str | None:
+    """The canonical name of an event SLI (``latency_below:0.3``, ``not_refusal:response``, ``correct``), the key
+    of its counts; ``None`` for a window SLI or a malformed one."""
+    if not isinstance(sli, dict) or not isinstance(sli.get("event"), str):
+        return None
+    event = sli["event"]
+    if event == "latency_below":
+        seconds = sli.get("seconds")
+        return f"latency_below:{float(seconds):g}" if isinstance(seconds, int | float) else None
+    if event in ("not_refusal", "json_valid"):
+        return f"{event}:{sli['column']}" if isinstance(sli.get("column"), str) else None
+    return event if event in ("correct", "not_error") else None
+
+
 def merge_all(states: Sequence[WindowState]) -> WindowState:
     """The merge of many states in one pass per state kind (see :func:`assay.metrics._groups.merge_many`): a
     month's score tables are sorted together once instead of merged pair by pair."""
@@ -249,12 +263,42 @@ class ModelContext:
             and isinstance(c.get("control"), dict) and isinstance(c.get("candidate"), dict)
             and "version" in c["control"] and "version" in c["candidate"]})
         self.pair_quantities = quantities(model.task, model.score is not None) if model.labeled else ()
-        # label-based SLIs of the model (`sli: {event: correct}`): the materializer counts labels as they land
-        self.counts_arrivals = model.task in ("binary", "multiclass") and any(
-            isinstance(s, dict) and s.get("model") == name and isinstance(s.get("sli"), dict)
-            and s["sli"].get("event") == "correct" for s in config.slos or [])
+        # the model's event SLIs (validated by assay.slo.config): the materializer counts their good and total
+        # events, `correct` when the label lands, the others at the event's time
+        self.event_slis = sorted({key for s in config.slos or [] if isinstance(s, dict) and s.get("model") == name
+                                  and (key := sli_key(s.get("sli"))) is not None})
+        self.counts_arrivals = "correct" in self.event_slis and model.task in ("binary", "multiclass")
 
     # -- rows --------------------------------------------------------------------------------------------------------
+    def sli_events(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
+        """(good, total) of each event SLI known at prediction time over new predictions (payloads decoded)."""
+        m = self.model
+        out: dict[str, tuple[int, int]] = {}
+        for key in self.event_slis:
+            kind, _, arg = key.partition(":")
+            good = total = 0
+            if kind == "latency_below" and m.latency is not None:
+                bound = float(arg)
+                for r in rows:
+                    v = r.get(m.latency)
+                    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                        total += 1
+                        good += v <= bound
+            elif kind == "not_error" and m.status is not None:
+                total = len(rows)
+                good = sum(not is_error(r.get(m.status)) for r in rows)
+            elif kind in ("not_refusal", "json_valid"):
+                for r in rows:
+                    f = (r.get("_text") or {}).get(arg)
+                    if f is None or f[0] < 0:  # no text (features: length, blank, valid JSON, refusal)
+                        continue
+                    total += 1
+                    good += (not f[3]) if kind == "not_refusal" else bool(f[2])
+            else:
+                continue
+            out[key] = (int(good), int(total))
+        return out
+
     def _table(self, rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> pa.Table:
         return pa.table({n: column([r.get(n) for r in rows]) for n in names})
 

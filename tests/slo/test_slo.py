@@ -180,3 +180,19 @@ def test_a_quiet_model_raises_nothing_unless_no_data_says_so(tmp_path: Path) -> 
     assert quiet["error_budget"]["remaining"] is None and not any(a["firing"] for a in quiet["alerts"])
     assert any(a["firing"] for a in s.status("qb")["alerts"])
     mon.close()
+
+
+def test_text_slis_count_refusals_and_invalid_json_of_their_column(tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    mon = _monitor(tmp_path, "  - {name: ref, model: fraud, sli: {event: not_refusal, column: response},"
+                   " objective: 0.9, period: 1d, min_events: 1}\n  - {name: js, model: fraud, sli: {event: json_valid,"
+                   " column: response}, objective: 0.9, period: 1d, min_events: 1}\n", clock)
+    texts = ['{"ok": true}', "I'm sorry, but I can't help with that.", "plain text", None, '{"a": 1}']
+    mon.ingest_predictions("fraud", [{"id": f"t{i}", "timestamp": NOW - 3600 + i, "s": 0.5,
+                                      **({"response": t} if t is not None else {})} for i, t in enumerate(texts)])
+    mon.materialize()
+    s = SLOs(mon)
+    ref, js = s.status("ref"), s.status("js")
+    assert (ref["good"], ref["total"]) == (3, 4)  # one refusal among the four texts (one event has none)
+    assert (js["good"], js["total"]) == (2, 4)
+    mon.close()

@@ -63,6 +63,8 @@ def test_metrics_pass_promtool_and_hold_the_store_numbers(serve: Callable[..., S
     assert realized["accuracy"] == pytest.approx(1.0) and "roc_auc" in realized
     assert fams["assay_label_coverage_ratio"] == [({"model": "fraud"}, 1.0)]
     assert fams["assay_slo_sli_ratio"] == [({"slo": "fraud-latency", "model": "fraud"}, 1.0)]
+    assert fams["assay_slo_events_total"] == [({"slo": "fraud-latency", "model": "fraud"}, float(n))]
+    assert fams["assay_slo_good_events_total"] == [({"slo": "fraud-latency", "model": "fraud"}, float(n))]
     # every alert window with events (the last 5 minutes have none: no data is no sample, never a 0)
     assert {lab["window"] for lab, _ in fams["assay_slo_burn_rate"]} == {"1h", "6h", "30m", "1d", "2h", "3d"}
     assert any(lab.get("route") == "/v1/models/{model}/predictions"

@@ -1,4 +1,4 @@
-"""SLIs known when a label lands: good and total labeled predictions per (model, version, window of arrival).
+"""Event SLIs: good and total events per (model, version, SLI, window), counted by the materializer.
 
 Revision ID: 0003
 Revises: 0002
@@ -15,9 +15,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "label_arrivals",
+        "sli_counts",
         sa.Column("model", sa.String(100), primary_key=True),
         sa.Column("version", sa.String(200), primary_key=True),
+        sa.Column("sli", sa.String(300), primary_key=True),
         sa.Column("start", sa.Float, primary_key=True),
         sa.Column("good", sa.BigInteger, nullable=False),
         sa.Column("total", sa.BigInteger, nullable=False),
@@ -25,4 +26,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("label_arrivals")
+    op.drop_table("sli_counts")
