@@ -22,7 +22,38 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--slo", help="only this SLO")
     s.add_argument("--json", action="store_true", help="print the assay.slo/1 documents as JSON")
     s.set_defaults(handler=run)
+    r = commands.add_parser("rules", help="Prometheus recording and alerting rules of the event SLOs",
+                            description="Write Prometheus recording and alerting rules (Sloth's naming) for the "
+                            "event SLOs, over the counters of assay's /metrics. Example: assay slo rules --config "
+                            "watch.yaml --out rules.yml")
+    r.add_argument("--config", default="watch.yaml", help="the watch.yaml (default ./watch.yaml)")
+    r.add_argument("--out", help="the rules file to write (default: standard output)")
+    r.set_defaults(handler=run_rules)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    import sys
+
+    from assay.data.atomic import atomic_write
+    from assay.slo.config import slos
+    from assay.slo.rules import render
+    from assay.watch.config import load_config
+
+    config = load_config(args.config)
+    found, warnings = slos(config, args.config)
+    for w in warnings:
+        print(f"assay slo rules: warning: {w}", file=sys.stderr)
+    skipped = [n for n, s in found.items() if s.sli.event is None]
+    if skipped:
+        print(f"assay slo rules: window SLOs {skipped} have no Prometheus counters; assay evaluates them itself",
+              file=sys.stderr)
+    text = render(found, config.window_seconds)
+    if args.out:
+        atomic_write(args.out, text)
+    else:
+        print(text, end="")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
