@@ -64,16 +64,24 @@ def add_parser(sub: Any) -> None:
 
 
 def _request(args: argparse.Namespace, method: str, path: str) -> Any:
+    return _request_json(args, method, path, None)
+
+
+def _request_json(args: argparse.Namespace, method: str, path: str, body: Any) -> Any:
+    """``method path`` on the service of ``--url`` with ``--token`` (or $ASSAY_URL, $ASSAY_TOKEN); the JSON answer,
+    or :class:`InputError` saying what the service answered."""
     url = args.url or os.environ.get("ASSAY_URL")
     token = args.token or os.environ.get("ASSAY_TOKEN")
     if not url:
-        raise ConfigError("assay compare: expected the service's URL, found neither --url nor $ASSAY_URL. "
+        raise ConfigError("assay: expected the service's URL, found neither --url nor $ASSAY_URL. "
                           "Fix: pass --url http://HOST:PORT")
     if not token:
-        raise ConfigError("assay compare: expected a token, found neither --token nor $ASSAY_TOKEN. Fix: `assay "
+        raise ConfigError("assay: expected a token, found neither --token nor $ASSAY_TOKEN. Fix: `assay "
                           "tokens create NAME --scope read --config watch.yaml`")
-    req = urllib.request.Request(url.rstrip("/") + path, method=method, data=b"" if method == "POST" else None,
-                                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    req = urllib.request.Request(url.rstrip("/") + path, method=method, data=data,
+                                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
+                                          "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:  # the configured service
             return json.loads(resp.read())

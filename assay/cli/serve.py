@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
 
     for warning in slos(config, args.config)[1]:
         print(f"assay serve: warning: {warning}", file=sys.stderr)
+    from assay.slo.alerting import alerting
+
+    alerting(config, args.config)
     monitor = Monitor(config, store_url=args.store)  # creates or migrates the store's schema
     print(f"assay serve: {len(config.models)} model(s), store {monitor.store.engine.url.render_as_string()}, "
           f"listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)

@@ -37,6 +37,11 @@ class Worker:
         self.thread = threading.Thread(target=self.run, name="assay-materializer", daemon=True)
         self.holder = False
         self.last_error: str | None = None
+        self.alerts: Any = None
+        if monitor.config.slos:  # the alert evaluator runs where the materializer runs: one notifier per store
+            from assay.slo.alerts import AlertEvaluator
+
+            self.alerts = AlertEvaluator(monitor)
 
     def start(self) -> None:
         self.thread.start()
@@ -77,6 +82,11 @@ class Worker:
             self.monitor.materialize(drain=False)
             self.monitor.store.checkpoint()
             self.last_error = None
+            if self.alerts is not None:
+                try:
+                    self.alerts.maybe_evaluate()
+                except Exception as exc:  # an evaluation that fails is retried at the next interval
+                    log.warning("alerts: evaluation failed: %s", exc)
             if time.monotonic() - last_expire > EXPIRE_EVERY:
                 self.monitor.expire()
                 last_expire = time.monotonic()

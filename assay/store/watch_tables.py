@@ -16,6 +16,9 @@ reads and writes, and a test holds them equal to the migrated schema.
 ``tokens``      API tokens: a name, scopes and the SHA-256 of the secret (never the secret)
 ``verdicts``    per live comparison: its first promote or rollback, kept until the comparison is reset
 ``decision_log`` per live comparison: every change of decision, verdict and reset, with the evidence (audit log)
+``alerts``      one row per alert (by the fingerprint of its labels): pending, firing or resolved, since when
+``silences``    matchers, expiry, author and comment of each silence
+``deliveries``  the delivery log of notifications: receiver, alert, status, attempts, error
 ``sli_counts``  per (model, version, event SLI, window): good and total events, counted by the materializer: at
                 the event's time for SLIs known at prediction time, at the label's arrival for ``correct``
 ==============  ==============================================================================================
@@ -33,6 +36,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -142,4 +146,38 @@ sli_counts = Table(
     Column("start", Float, primary_key=True),
     Column("good", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("labels", Text, nullable=False),
+    Column("annotations", Text, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=True),
+    Column("last_sent_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+silences = Table(
+    "silences", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("matchers", Text, nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("comment", Text, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("receiver", String(100), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    sqlite_autoincrement=True,
 )

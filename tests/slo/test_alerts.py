@@ -1,0 +1,200 @@
+"""Alerts: state transitions, re-sends, silences and resolution by the evaluator; deliveries to a real
+Alertmanager (Debian's prometheus-alertmanager, started here), to a webhook (v4 payload) and to an unreachable one
+(the delivery log)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from assay.slo.alerts import AlertEvaluator, Notifier
+from assay.store.alerts import AlertStore
+from assay.watch.config import parse_config
+from assay.watch.monitor import Monitor
+
+NOW = 1_800_000_000.0 + 40 * 86400
+ALERTMANAGER = shutil.which("prometheus-alertmanager")
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Recorder:
+    """Records the page notifications (the ticket rule fires beside the page on a burn this steep)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, list[dict[str, Any]]]] = []
+        self.tickets = 0
+
+    def notify(self, severity: str, alerts: list[dict[str, Any]], status: str) -> None:
+        if severity == "page":
+            self.calls.append((severity, status, alerts))
+        else:
+            self.tickets += 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _monitor(tmp_path: Path, clock: Clock, alerting: str = "") -> Monitor:
+    text = (f"store: sqlite:///{tmp_path / 'w.sqlite'}\nwindow: 5m\nretention: {{events: 3650d, windows: 3650d}}\n"
+            "models:\n  fraud: {task: binary, score: s, label: y, status: st}\n"
+            "slos:\n  - {name: err, model: fraud, sli: {event: not_error}, objective: 0.99, min_events: 50}\n"
+            f"{alerting}")
+    return Monitor(parse_config(text, base_dir=tmp_path), now=clock)
+
+
+def _events(mon: Monitor, start: float, n: int, bad: bool, tag: str) -> None:
+    mon.ingest_predictions("fraud", [{"id": f"{tag}{i}", "timestamp": start + i * (300 / n), "s": 0.5,
+                                      "st": 500 if bad else 200} for i in range(n)])
+    mon.materialize()
+
+
+def test_fire_resend_silence_and_resolve(tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    mon = _monitor(tmp_path, clock, "alerting: {resend_interval: 1m}\n")
+    rec = Recorder()
+    ev = AlertEvaluator(mon, notifier=rec)  # type: ignore[arg-type]
+    assert ev.evaluate() == [] and rec.calls == []  # a quiet model raises nothing
+    _events(mon, NOW - 300, 200, True, "a")  # the last 5 minutes all errors: burn rate 100
+    changes = ev.evaluate()
+    assert sorted((c["labels"]["severity"], c["event"]) for c in changes) == [("page", "fired"), ("ticket", "fired")]
+    assert [(s, st) for s, st, _ in rec.calls] == [("page", "firing")] and rec.tickets == 1
+    labels = rec.calls[0][2][0]["labels"]
+    assert labels == {"alertname": "AssaySLOBurnPage", "model": "fraud", "slo": "err", "severity": "page"}
+    assert "runbook_url" in rec.calls[0][2][0]["annotations"] and "dashboard" in rec.calls[0][2][0]["annotations"]
+    clock.t += 30
+    ev.evaluate()
+    assert len(rec.calls) == 1  # within the resend interval: not sent again
+    clock.t += 40
+    ev.evaluate()
+    assert len(rec.calls) == 2 and rec.calls[1][1] == "firing"  # re-sent while firing
+    # a silence: still listed, notifies nobody
+    AlertStore(mon.store).add_silence({"model": "fraud"}, starts_at=clock.t, ends_at=clock.t + 7200,
+                                      created_by="test", comment="retraining")
+    clock.t += 120
+    ev.evaluate()
+    assert len(rec.calls) == 2
+    listed = [a for a in ev.listed() if a["labels"]["severity"] == "page"]
+    assert listed[0]["state"] == "firing" and listed[0]["silenced"] is True
+    # recovery: a while of good traffic; the alert resolves, silenced: nobody is told
+    for k in range(14):
+        _events(mon, NOW + 300 * k, 400, False, f"g{k}")
+    clock.t = NOW + 300 * 14
+    changes = ev.evaluate()
+    page = [c for c in changes if c["labels"]["severity"] == "page"]
+    assert [c["event"] for c in page] == ["resolved"] and len(rec.calls) == 2
+    assert {a["state"] for a in ev.listed() if a["labels"]["severity"] == "page"} == {"resolved"}
+    # fires again, unsilenced (the silence expired): notified; then resolves: notified once
+    for s in AlertStore(mon.store).silences():
+        AlertStore(mon.store).expire_silence(s["id"], now=clock.t)
+    _events(mon, clock.t, 300, True, "b")
+    clock.t += 300
+    assert "fired" in [c["event"] for c in ev.evaluate() if c["labels"]["severity"] == "page"]
+    for k in range(14):
+        _events(mon, clock.t + 300 * k, 400, False, f"h{k}")
+    clock.t += 300 * 14
+    assert [c["event"] for c in ev.evaluate() if c["labels"]["severity"] == "page"] == ["resolved"]
+    assert [st for _, st, _ in rec.calls][-2:] == ["firing", "resolved"]
+    mon.close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[Any]]]:
+    got: list[Any] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", got
+    server.shutdown()
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[str]:
+    if ALERTMANAGER is None:
+        pytest.fail("prometheus-alertmanager is not on PATH: scripts/install-debian.sh "
+                    "prometheus-alertmanager:prometheus-alertmanager installs it")
+    cfg = tmp_path / "am.yml"
+    cfg.write_text("route: {receiver: blackhole, group_wait: 1s, group_interval: 1s}\n"
+                   "receivers:\n  - name: blackhole\n")
+    port = _free_port()
+    proc = subprocess.Popen([ALERTMANAGER, f"--config.file={cfg}", f"--storage.path={tmp_path / 'am-data'}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError("Alertmanager did not become ready")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_notifications_reach_a_real_alertmanager_a_webhook_and_the_delivery_log(
+        tmp_path: Path, alertmanager: str, webhook: tuple[str, list[Any]]) -> None:
+    hook_url, got = webhook
+    clock = Clock(time.time())
+    mon = _monitor(tmp_path, clock, "alerting:\n  receivers:\n"
+                   f"    - {{name: oncall, alertmanager: '{alertmanager}'}}\n"
+                   f"    - {{name: hook, webhook: '{hook_url}'}}\n"
+                   "    - {name: dead, webhook: 'http://127.0.0.1:9/nowhere'}\n"
+                   "  routes:\n    - {severity: page, receivers: [oncall, hook, dead]}\n")
+    ev = AlertEvaluator(mon)
+    ev.notifier = Notifier(ev.config, ev.store, now=clock, backoff=0.01)
+    _events(mon, clock.t - 300, 200, True, "a")
+    assert "fired" in [c["event"] for c in ev.evaluate()]
+    ev.notifier.drain()
+    # Alertmanager holds it, with assay's labels
+    deadline = time.monotonic() + 20
+    held: list[Any] = []
+    while time.monotonic() < deadline and not held:
+        held = httpx.get(f"{alertmanager}/api/v2/alerts", timeout=5).json()
+        time.sleep(0.2)
+    assert held, "Alertmanager received no alert"
+    assert held[0]["labels"] == {"alertname": "AssaySLOBurnPage", "model": "fraud", "slo": "err",
+                                 "severity": "page"}
+    assert held[0]["status"]["state"] == "active" and "summary" in held[0]["annotations"]
+    # the webhook got Alertmanager's webhook v4 payload
+    assert got and got[0]["version"] == "4" and got[0]["status"] == "firing" and got[0]["receiver"] == "hook"
+    assert set(got[0]) >= {"alerts", "groupLabels", "commonLabels", "commonAnnotations", "externalURL", "groupKey"}
+    # the unreachable receiver: retried, then logged as failed; the others delivered
+    log = {d["receiver"]: d for d in AlertStore(mon.store).deliveries()}
+    assert log["dead"]["status"] == "failed" and log["dead"]["attempts"] == 4 and log["dead"]["error"]
+    assert log["oncall"]["status"] == "firing" and log["hook"]["status"] == "firing"
+    ev.notifier.close()
+    mon.close()
