@@ -164,13 +164,13 @@ class Materializer:
             ctx = self.contexts[model]
             if ctx.counts_arrivals and events:
                 self._arrivals(ctx, events, slis)
+            for control, candidate in ctx.shadow_pairs:
+                triples = self._completed_pairs(m, model, events, control, candidate, before, after)
+                self._fold_pairs(ctx, triples, control, candidate, deltas, rebuilt)
         for model, rows in by_model.items():  # SLIs known at prediction time: at the event's time
             ctx = self.contexts[model]
             if ctx.event_slis:
                 self._event_slis(ctx, rows, slis)
-            for control, candidate in ctx.shadow_pairs:
-                triples = self._completed_pairs(m, model, events, control, candidate, before, after)
-                self._fold_pairs(ctx, triples, control, candidate, deltas, rebuilt)
         # 4. rebuilds
         fresh: dict[Key, WindowState] = {}
         for model, version, start in sorted(rebuilt):

@@ -182,3 +182,51 @@ def test_slos_on_the_service_and_the_cli(serve: Callable[..., Server], tmp_path:
     r = subprocess.run([ASSAY, "slo", "status", "--config", str(server.config), "--store", store],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "fraud-latency" in r.stdout and "page" in r.stdout, r.stderr
+
+
+def test_alerts_and_silences_on_the_service_and_the_cli(serve: Callable[..., Server], tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'watch.sqlite'}"
+    server = serve(store, "slos:\n  - {name: fraud-latency, model: fraud, sli: {event: latency_below, seconds: 0.3},"
+                   " objective: 0.99, period: 30d, min_events: 10}\nalerting: {evaluation_interval: 1s}\n")
+    token = make_token(server.config, store, "ci", "ingest", "read")
+    admin = make_token(server.config, store, "ops", "admin")
+    h = {"Authorization": f"Bearer {token}"}
+    import time
+
+    now = time.time()
+    events = [{"id": f"e{i}", "timestamp": now - 200 + i, "score": 0.5, "latency_s": 2.0, "amount": 1.0,
+               "country": "DE"} for i in range(150)]
+    assert httpx.post(f"{server.url}/v1/models/fraud/predictions", json={"events": events}, headers=h,
+                      timeout=30).status_code == 200
+    deadline = time.monotonic() + 30
+    listed: list[Any] = []
+    while time.monotonic() < deadline:
+        listed = httpx.get(f"{server.url}/v1/alerts", headers=h, timeout=30).json()["alerts"]
+        if any(a["labels"]["severity"] == "page" for a in listed):
+            break
+        time.sleep(0.3)
+    page = next(a for a in listed if a["labels"]["severity"] == "page")
+    assert page["state"] == "firing" and page["labels"]["slo"] == "fraud-latency" and not page["silenced"]
+    # silences: admin only; a malformed matcher is a 400 (and exit 2 in the CLI) naming it
+    bad = httpx.post(f"{server.url}/v1/silences", headers={"Authorization": f"Bearer {admin}"}, timeout=30,
+                     json={"matchers": ["model"], "comment": "x"})
+    assert bad.status_code == 400 and "matcher 'model'" in bad.json()["detail"]["message"]
+    assert httpx.post(f"{server.url}/v1/silences", headers=h, timeout=30,
+                      json={"matchers": ["model=fraud"], "comment": "x"}).status_code == 403
+    common = ["--url", server.url, "--token", admin]
+    r = subprocess.run([ASSAY, "alerts", "silence", "--matcher", "model=fraud", "--for", "2h", "--comment",
+                        "retraining", *common], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    sid = r.stdout.split()[1].rstrip(":")
+    r = subprocess.run([ASSAY, "alerts", "silence", "--matcher", "model", "--comment", "x", *common],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "label=value" in r.stderr
+    listed = httpx.get(f"{server.url}/v1/alerts", headers=h, timeout=30).json()["alerts"]
+    assert all(a["silenced"] for a in listed if a["state"] == "firing")
+    r = subprocess.run([ASSAY, "alerts", "list", "--url", server.url, "--token", token], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "AssaySLOBurnPage" in r.stdout and "yes" in r.stdout
+    assert subprocess.run([ASSAY, "alerts", "unsilence", sid, *common], capture_output=True, text=True,
+                          timeout=60).returncode == 0
+    assert httpx.delete(f"{server.url}/v1/silences/{sid}", headers={"Authorization": f"Bearer {admin}"},
+                        timeout=30).status_code == 404  # expired already

@@ -40,6 +40,10 @@ def _published(name: str) -> dict[str, Any]:
 
 def _document_schema(path: str, query: dict[str, Any]) -> dict[str, Any] | None:
     """The published JSON Schema of a read's 200 answer."""
+    if path.endswith("/decision"):
+        return _published("decision")
+    if not path.startswith("/v1/models/"):  # /metrics is Prometheus text; the others have no published schema
+        return None
     if path.endswith("/status"):
         return _published("status")
     if path.endswith("/drift"):
