@@ -49,6 +49,7 @@ class LiveComparisons:
         self.comparisons = comparisons(monitor.config)
         self.now = now or monitor.now
         self.notify = notify or _post_webhook
+        self._notifier: Any = None
 
     def names(self) -> list[str]:
         return list(self.comparisons)
@@ -135,9 +136,10 @@ class LiveComparisons:
         now = self.now()
         if stored is None and doc["current"] in ("promote", "rollback"):
             body = orjson.dumps(doc)
-            if store.set_verdict(c.name, doc["current"], at=now, document=body):
-                if doc["current"] == "rollback" and c.on_rollback is not None:
+            if store.set_verdict(c.name, doc["current"], at=now, document=body) and doc["current"] == "rollback":
+                if c.on_rollback is not None:
                     self.notify(c, doc)
+                self._page(c, doc, now)
             stored = store.verdict(c.name)
         if stored is not None:
             decision, at, _ = stored
@@ -148,6 +150,28 @@ class LiveComparisons:
         elif doc["decision"] != (store.last_logged(c.name) or "hold"):
             store.log_decision(c.name, doc["decision"], at=now, document=orjson.dumps(doc))
         return doc
+
+    def _page(self, c: Comparison, doc: dict[str, Any], now: float) -> None:
+        """Tell the alert receivers routed for pages, once (the verdict is stored once), with the evidence."""
+        from assay.slo.alerting import alerting
+        from assay.slo.alerts import Notifier, fingerprint
+        from assay.store.alerts import AlertStore
+
+        config = alerting(self.monitor.config)
+        if not config.receivers_for("page"):
+            return
+        if self._notifier is None:
+            self._notifier = Notifier(config, AlertStore(self.monitor.store), base_dir=self.monitor.config.base_dir,
+                                      now=self.now)
+        labels = {"alertname": "AssayComparisonRollback", "model": c.model, "version": c.candidate.version,
+                  "comparison": c.name, "severity": "page"}
+        failing = [m for m in doc["metrics"] if m["decision"] == "rollback"]
+        annotations = {"summary": f"{c.name}: roll back version {c.candidate.version} of {c.model}",
+                       "description": doc["reason"] + "; " + "; ".join(f"{m['metric']}: {m['reason']}"
+                                                                      for m in failing),
+                       "runbook_url": "docs/runbooks/model-regression.md#roll-back"}
+        self._notifier.notify("page", [{"fingerprint": fingerprint(labels), "labels": labels,
+                                         "annotations": annotations, "starts_at": now, "ends_at": None}], "firing")
 
     def history(self, name: str, limit: int = 100) -> dict[str, Any]:
         c = self.get(name)

@@ -115,9 +115,9 @@ def test_bad_comparisons_are_config_errors_naming_the_line(entry: str, message: 
     assert message in str(err.value)
 
 
-def _monitor(tmp_path: Path, extra: str = "") -> Monitor:
+def _monitor(tmp_path: Path, extra: str = "", alerting: str = "") -> Monitor:
     text = (f"store: sqlite:///{tmp_path / 'w.sqlite'}\nwindow: 5m\nretention: {{events: 3650d, windows: 3650d}}\n"
-            f"{MODELS}comparisons:\n  - {{name: c, model: fraud, mode: canary, control: {{version: '7'}}, "
+            f"{MODELS}{alerting}comparisons:\n  - {{name: c, model: fraud, mode: canary, control: {{version: '7'}}, "
             "candidate: {version: '8'}, min_outcomes: 500, metrics: [{metric: accuracy, margin: 0.02}, "
             "{metric: precision, margin: 0.05}, {metric: recall, margin: 0.05}, "
             "{metric: latency_above, seconds: 0.2, margin: 0.05}, {metric: outcome_revenue_mean, margin: 1.0}]"
@@ -185,3 +185,41 @@ def test_the_first_verdict_stands_until_reset_and_the_webhook_is_called_once(tmp
     assert again["decision"] == "rollback" and len(calls) == 2
     with pytest.raises(UnknownComparison, match="expected one of the config's comparisons"):
         live.decision("nope")
+
+
+def test_a_rollback_pages_the_alert_receivers_once(tmp_path: Path) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    got: list[dict[str, object]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        mon = _monitor(tmp_path, alerting=(
+            "alerting:\n  receivers: [{name: oncall, webhook: 'http://127.0.0.1:"
+            f"{server.server_port}/page'}}]\n  routes: [{{severity: page, receivers: [oncall]}}]\n"))
+        live = LiveComparisons(mon, notify=lambda c, doc: None)
+        _fill(mon, "7", 3000, 0.92, 3)
+        _fill(mon, "8", 3000, 0.70, 4)
+        mon.materialize()
+        for _ in range(3):
+            assert live.decision("c")["decision"] == "rollback"
+        live._notifier.drain()
+        assert len(got) == 1
+        alert = got[0]["alerts"][0]  # type: ignore[index]
+        assert alert["labels"] == {"alertname": "AssayComparisonRollback", "model": "fraud", "version": "8",
+                                   "comparison": "c", "severity": "page"}
+        assert "accuracy" in alert["annotations"]["description"]
+    finally:
+        server.shutdown()
