@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-sh scripts/install-debian.sh chromium:chromium prometheus:promtool prometheus-alertmanager:prometheus-alertmanager
+sh scripts/install-debian.sh chromium:chromium prometheus:promtool prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager
 bash scripts/start-postgres.sh
 export ASSAY_TEST_PG="${ASSAY_TEST_PG:-postgresql://postgres@127.0.0.1:5432/postgres}"
 .venv/bin/ruff check .
