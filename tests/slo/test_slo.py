@@ -196,3 +196,49 @@ def test_text_slis_count_refusals_and_invalid_json_of_their_column(tmp_path: Pat
     assert (ref["good"], ref["total"]) == (3, 4)  # one refusal among the four texts (one event has none)
     assert (js["good"], js["total"]) == (2, 4)
     mon.close()
+
+
+@pytest.mark.parametrize(("burn", "within_minutes"), [(173.0, 5), (28.8, 30)])
+def test_a_step_to_burn_rate_b_pages_within_60_times_14_4_over_b_minutes(tmp_path: Path, burn: float,
+                                                                         within_minutes: int) -> None:
+    """10,000 events an hour, objective 0.999; two hours at burn rate 1, then a step to ``burn``: the 14.4 page
+    holds within 60 * 14.4 / burn minutes of event time (5 at 173, 30 at 28.8), and not before the step."""
+    clock = Clock(NOW)
+    mon = _monitor(tmp_path, "  - {name: err, model: fraud, sli: {event: not_error}, objective: 0.999}\n", clock)
+    per_minute = 10_000 / 60
+    budget = 0.001
+    counter = [0.0, 0]
+
+    def minute(t0: float, share: float) -> None:
+        n = int(per_minute + counter[0] % 1 + 1e-9)
+        counter[0] += per_minute
+        events = []
+        for i in range(n):
+            bad = int((counter[1] + 1) * share) > int(counter[1] * share)
+            counter[1] += 1
+            events.append({"id": f"m{counter[1]}", "timestamp": t0 + i * 60 / n, "s": 0.5, "st": 500 if bad else 200})
+        mon.ingest_predictions("fraud", events)
+        mon.materialize()
+
+    t = NOW - 2 * 3600
+    while t < NOW:
+        minute(t, budget)
+        t += 60
+    clock.t = NOW
+    slos_ = SLOs(mon)
+
+    def paging() -> bool:
+        doc = slos_.status("err")
+        return next(a for a in doc["alerts"] if a["threshold"] == 14.4)["firing"]
+
+    assert not paging()  # burn rate 1: no page
+    fired_after = None
+    for k in range(1, within_minutes + 1):
+        minute(NOW + (k - 1) * 60, burn * budget)
+        clock.t = NOW + k * 60
+        if paging():
+            fired_after = k
+            break
+    assert fired_after is not None, f"no page within {within_minutes} minutes at burn rate {burn}"
+    assert fired_after <= 60 * 14.4 / burn + 1
+    mon.close()
