@@ -79,7 +79,7 @@ class StoreCollector(Collector):
         all_events = CounterMetricFamily("assay_slo_events", "Events of an event SLO (folded)", labels=["slo", "model"])
         for name, slo in self.slos.slos.items():
             if slo.sli.event is not None:
-                g, t = mon.store.sli_total(slo.model, slo.version, slo.key, -math.inf, math.inf)
+                g, t = mon.store.sli_all_time(slo.model, slo.version, slo.key)
                 good_events.add_metric([name, slo.model], float(g))
                 all_events.add_metric([name, slo.model], float(t))
         yield from (good_events, all_events)
@@ -133,7 +133,8 @@ class StoreCollector(Collector):
 
 
 class Exposition:
-    """The rendered text, recomputed at most every :data:`CACHE_SECONDS` (concurrent scrapes share a render)."""
+    """The rendered text, refreshed every :data:`CACHE_SECONDS` on a thread of its own once scraped (a scrape reads
+    the latest render and never waits for the store; the first one renders)."""
 
     def __init__(self, monitor: Monitor, slos: SLOs) -> None:
         self.store_registry = CollectorRegistry(auto_describe=False)
@@ -145,17 +146,42 @@ class Exposition:
         self._lock = threading.Lock()
         self._text = b""
         self._at = -math.inf
+        self._asked = -math.inf
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def observe(self, route: str, method: str, seconds: float) -> None:
         self.requests.labels(route, method).observe(seconds)
 
-    def render(self) -> bytes:
+    def _refresh(self) -> None:
+        text = generate_latest(self.store_registry)
         with self._lock:
-            if time.monotonic() - self._at > CACHE_SECONDS:
-                self._text = generate_latest(self.store_registry)
-                self._at = time.monotonic()
+            self._text, self._at = text, time.monotonic()
+
+    def _refresher(self) -> None:
+        while not self._stop.wait(CACHE_SECONDS):
+            if time.monotonic() - self._asked > 10 * CACHE_SECONDS:
+                continue  # nobody scrapes: no reads of the store
+            try:
+                self._refresh()
+            except Exception as exc:  # the store away: the last render stays, the next refresh retries
+                log.warning("/metrics: refresh failed: %s", exc)
+
+    def render(self) -> bytes:
+        self._asked = time.monotonic()
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._refresher, name="assay-metrics", daemon=True)
+                    self._thread.start()
+        if self._at == -math.inf or time.monotonic() - self._at > 3 * CACHE_SECONDS:
+            self._refresh()  # the first scrape, or a stale render (the refresher failing): render now
+        with self._lock:
             cached = self._text
         return cached + generate_latest(self.process_registry)
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 def route_of(scope: MutableMapping[str, Any]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from assay.slo.budget import budget_remaining, burn_rate, time_to_exhaustion
 from assay.slo.config import SLO, slos
 from assay.watch.monitor import Monitor
-from assay.watch.query import iso
+from assay.watch.query import cover, iso
 
 SCHEMA = "assay.slo/1"
 
@@ -62,8 +62,15 @@ class SLOs:
     def counts(self, slo: SLO, start: float, end: float) -> tuple[int, int]:
         """(good, total) of ``[start, end)`` (whole windows): events for an event SLI, windows for a window SLI."""
         if slo.sli.event is not None:
-            return self.monitor.store.sli_total(slo.model, slo.version, slo.key, start, end)
+            return self._event_counts(slo, [(start, end)])[(start, end)]
         return self._window_counts(slo, start, end)
+
+    def _event_counts(self, slo: SLO, ranges: list[tuple[float, float]]) -> dict[tuple[float, float], tuple[int, int]]:
+        """(good, total) of each aligned range, from the day, hour and window rows covering it, in one read."""
+        pieces = {r: cover(r[0], r[1], self.monitor.window) for r in ranges}
+        got = self.monitor.store.sli_pieces(slo.model, slo.version, slo.key,
+                                            [p for ps in pieces.values() for p in ps])
+        return {r: (sum(got[p][0] for p in ps), sum(got[p][1] for p in ps)) for r, ps in pieces.items()}
 
     def _window_counts(self, slo: SLO, start: float, end: float) -> tuple[int, int]:
         per = slo.sli.per_seconds or self.monitor.window
@@ -89,13 +96,22 @@ class SLOs:
         now = self.monitor.now()
         window = self.monitor.window
         p_lo, p_hi = self._range(slo.period_seconds, now)
-        good, total = self.counts(slo, p_lo, p_hi)
+        if slo.sli.event is not None:  # one read: the period and every alert window, from their rollup rows
+            spans = [slo.period_seconds] + [s for _, _, long, short in slo.alert_windows(window) for s in (long, short)]
+            sums = self._event_counts(slo, sorted({self._range(s, now) for s in spans}))
+
+            def count(lo: float, hi: float) -> tuple[int, int]:
+                return sums[(lo, hi)] if (lo, hi) in sums else self.counts(slo, lo, hi)
+        else:
+            def count(lo: float, hi: float) -> tuple[int, int]:
+                return self.counts(slo, lo, hi)
+        good, total = count(p_lo, p_hi)
         remaining = budget_remaining(good=good, total=total, objective=slo.objective)
         cache: dict[float, tuple[int, int]] = {}
 
         def over(seconds: float) -> tuple[float | None, int]:
             if seconds not in cache:
-                cache[seconds] = self.counts(slo, *self._range(seconds, now))
+                cache[seconds] = count(*self._range(seconds, now))
             g, t = cache[seconds]
             if t == 0 and slo.no_data != "neither" and slo.sli.event is not None:
                 return (0.0 if slo.no_data == "good" else 1 / (1 - slo.objective)), slo.min_events
@@ -139,7 +155,8 @@ class SLOs:
         out = []
         if slo.sli.event is not None:
             by: dict[float, list[int]] = {}
-            for start, g, t in self.monitor.store.sli_series(slo.model, slo.version, slo.key, lo, hi):
+            level = 3600 if step % 3600 == 0 and self.monitor.window <= 3600 else self.monitor.window
+            for start, g, t in self.monitor.store.sli_series(slo.model, slo.version, slo.key, level, lo, hi):
                 b = by.setdefault(math.floor(start / step) * step, [0, 0])
                 b[0] += g
                 b[1] += t

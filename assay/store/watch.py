@@ -606,7 +606,7 @@ class EventStore:
             deleted += conn.execute(lab.delete().where(lab.c.received_at < events_before, done_l)).rowcount
             w = windows
             deleted += conn.execute(w.delete().where(w.c.start + w.c.level < windows_before)).rowcount
-            deleted += conn.execute(sli_counts.delete().where(sli_counts.c.start + window_seconds
+            deleted += conn.execute(sli_counts.delete().where(sli_counts.c.start + sli_counts.c.level
                                                               < windows_before)).rowcount
         return deleted
 
@@ -640,28 +640,51 @@ class EventStore:
             return bool(conn.execute(t.update().where(t.c.name == name, t.c.revoked_at.is_(None))
                                      .values(revoked_at=now)).rowcount)
 
-    def sli_total(self, model: str, version: str | None, sli: str, start: float, end: float) -> tuple[int, int]:
-        """(good, total) of an event SLI over the windows starting in ``[start, end)``."""
+    def sli_pieces(self, model: str, version: str | None, sli: str,
+                   pieces: Sequence[tuple[int, float, float]]) -> dict[tuple[int, float, float], tuple[int, int]]:
+        """(good, total) of each (level, from, to) piece (rows of that level starting in ``[from, to)``), in one
+        read: an SLO's period and alert windows are a few dozen day, hour and window rows."""
+        wanted = sorted(set(pieces))
+        if not wanted:
+            return {}
         a = sli_counts
-        q = sa.select(sa.func.coalesce(sa.func.sum(a.c.good), 0), sa.func.coalesce(sa.func.sum(a.c.total), 0)) \
-            .where(a.c.model == model, a.c.sli == sli, a.c.start >= start, a.c.start < end)
+        cond = sa.or_(*(sa.and_(a.c.level == lv, a.c.start >= lo, a.c.start < hi) for lv, lo, hi in wanted))
+        q = sa.select(a.c.level, a.c.start, sa.func.sum(a.c.good), sa.func.sum(a.c.total)) \
+            .where(a.c.model == model, a.c.sli == sli, cond).group_by(a.c.level, a.c.start)
         if version is not None:
             q = q.where(a.c.version == version)
         with self.reader.connect() as conn:
-            row = conn.execute(q).one()
-        return int(row[0]), int(row[1])
+            rows = conn.execute(q).all()
+        out = {p: (0, 0) for p in wanted}
+        for lv, start, g, t in rows:
+            for p in wanted:
+                if p[0] == lv and p[1] <= start < p[2]:
+                    og, ot = out[p]
+                    out[p] = (og + int(g), ot + int(t))
+        return out
 
-    def sli_series(self, model: str, version: str | None, sli: str, start: float,
+    def sli_series(self, model: str, version: str | None, sli: str, level: int, start: float,
                    end: float) -> list[tuple[float, int, int]]:
-        """(window start, good, total) of every window of an event SLI with events in ``[start, end)``."""
+        """(window start, good, total) of every ``level`` row of an event SLI starting in ``[start, end)``."""
         a = sli_counts
         q = sa.select(a.c.start, sa.func.sum(a.c.good), sa.func.sum(a.c.total)) \
-            .where(a.c.model == model, a.c.sli == sli, a.c.start >= start, a.c.start < end) \
+            .where(a.c.model == model, a.c.sli == sli, a.c.level == level, a.c.start >= start, a.c.start < end) \
             .group_by(a.c.start).order_by(a.c.start)
         if version is not None:
             q = q.where(a.c.version == version)
         with self.reader.connect() as conn:
             return [(float(r[0]), int(r[1]), int(r[2])) for r in conn.execute(q).all()]
+
+    def sli_all_time(self, model: str, version: str | None, sli: str) -> tuple[int, int]:
+        """(good, total) of an event SLI over everything kept (its day rows): the counters of ``/metrics``."""
+        a = sli_counts
+        q = sa.select(sa.func.coalesce(sa.func.sum(a.c.good), 0), sa.func.coalesce(sa.func.sum(a.c.total), 0)) \
+            .where(a.c.model == model, a.c.sli == sli, a.c.level == 86400)
+        if version is not None:
+            q = q.where(a.c.version == version)
+        with self.reader.connect() as conn:
+            row = conn.execute(q).one()
+        return int(row[0]), int(row[1])
 
     # -- live comparisons: verdicts and the audit log ----------------------------------------------------------------
     def verdict(self, name: str) -> tuple[str, float, bytes] | None:
@@ -887,20 +910,20 @@ class Materialization:
             q = q.where(w.c.version == version)
         self._write(lambda conn: conn.execute(q))
 
-    def add_sli_counts(self, counts: dict[tuple[str, str, str, float], tuple[int, int]]) -> None:
-        """Add (good, total) to the event-SLI counts of (model, version, SLI, window start), in the pass's
+    def add_sli_counts(self, counts: dict[tuple[str, str, str, int, float], tuple[int, int]]) -> None:
+        """Add (good, total) to the event-SLI counts of (model, version, SLI, level, window start), in the pass's
         transaction (so each event counts once)."""
         if not counts:
             return
         a = sli_counts
-        rows = [{"model": k[0], "version": k[1], "sli": k[2], "start": k[3], "good": g, "total": t}
+        rows = [{"model": k[0], "version": k[1], "sli": k[2], "level": k[3], "start": k[4], "good": g, "total": t}
                 for k, (g, t) in counts.items()]
         if self.store.postgres:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         stmt = insert(a)
-        stmt = stmt.on_conflict_do_update(index_elements=[a.c.model, a.c.version, a.c.sli, a.c.start],
+        stmt = stmt.on_conflict_do_update(index_elements=[a.c.model, a.c.sli, a.c.level, a.c.start, a.c.version],
                                           set_={"good": a.c.good + stmt.excluded.good,
                                                 "total": a.c.total + stmt.excluded.total})
         self._write(lambda conn: conn.execute(stmt, rows))

@@ -19,7 +19,8 @@ reads and writes, and a test holds them equal to the migrated schema.
 ``alerts``      one row per alert (by the fingerprint of its labels): pending, firing or resolved, since when
 ``silences``    matchers, expiry, author and comment of each silence
 ``deliveries``  the delivery log of notifications: receiver, alert, status, attempts, error
-``sli_counts``  per (model, version, event SLI, window): good and total events, counted by the materializer: at
+``sli_counts``  per (model, event SLI, level, window, version): good and total events, counted by the materializer
+                at the configured window and the 1 h and 1 d rollups:
                 the event's time for SLIs known at prediction time, at the label's arrival for ``correct``
 ==============  ==============================================================================================
 """
@@ -138,12 +139,13 @@ decision_log = Table(
 )
 Index("ix_decision_log_name", decision_log.c.name, decision_log.c.seq)
 
-sli_counts = Table(
+sli_counts = Table(  # keyed (model, sli, level, start, version): a range of windows of one SLI is one index range
     "sli_counts", metadata,
     Column("model", String(100), primary_key=True),
-    Column("version", String(200), primary_key=True),
     Column("sli", String(300), primary_key=True),
+    Column("level", Integer, primary_key=True),
     Column("start", Float, primary_key=True),
+    Column("version", String(200), primary_key=True),
     Column("good", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),
 )

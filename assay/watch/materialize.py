@@ -186,7 +186,7 @@ class Materializer:
                                      parts, set())
             fresh[(model, version, self.window, start)] = merge_all(parts.get((model, version, start), []))
             result.rebuilt += 1
-        m.add_sli_counts(slis)
+        m.add_sli_counts(_rolled_up(slis, self.levels))
         result.windows = self._write(m, deltas, fresh)
         folded: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for model, _ in preds:
@@ -349,6 +349,18 @@ class Materializer:
         keys = [(model, version, base, start + i * base) for i in range(level // base)]
         got = m.windows(keys)
         return merge_all([WindowState.from_bytes(got[k]) for k in keys if k in got]).to_bytes()
+
+
+def _rolled_up(counts: Mapping[tuple[str, str, str, float], tuple[int, int]],
+               levels: Sequence[int]) -> dict[tuple[str, str, str, int, float], tuple[int, int]]:
+    """Window counts added to their window and to the rollups holding it."""
+    out: dict[tuple[str, str, str, int, float], tuple[int, int]] = {}
+    for (model, version, key, start), (g, t) in counts.items():
+        for level in levels:
+            k = (model, version, key, level, window_start(start, level))
+            og, ot = out.get(k, (0, 0))
+            out[k] = (og + g, ot + t)
+    return out
 
 
 def pairs_of_window(m: Materialization, model: str, preds: Sequence[StoredPrediction],
