@@ -17,9 +17,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException  # FastAPI's own subclasses it; body errors raise the base
 
 from assay._version import __version__
 from assay.errors import AssayError, InputError
@@ -146,6 +147,9 @@ def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
+        if detail.get("message") == "There was an error parsing the body":  # FastAPI's words for undecodable bytes
+            detail = {"message": "request body: expected JSON in UTF-8, found bytes that do not decode. Fix: send a "
+                                 "JSON object (see /openapi.json)"}
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -213,6 +213,9 @@ def test_alerts_and_silences_on_the_service_and_the_cli(serve: Callable[..., Ser
     assert bad.status_code == 400 and "matcher 'model'" in bad.json()["detail"]["message"]
     assert httpx.post(f"{server.url}/v1/silences", headers=h, timeout=30,
                       json={"matchers": ["model=fraud"], "comment": "x"}).status_code == 403
+    garbled = httpx.post(f"{server.url}/v1/silences", content=b"59\xe9vp", timeout=30,
+                         headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/json"})
+    assert garbled.status_code == 400 and "expected JSON in UTF-8" in garbled.json()["detail"]["message"]
     common = ["--url", server.url, "--token", admin]
     r = subprocess.run([ASSAY, "alerts", "silence", "--matcher", "model=fraud", "--for", "2h", "--comment",
                         "retraining", *common], capture_output=True, text=True, timeout=60)
