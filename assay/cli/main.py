@@ -25,7 +25,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assay.cli import alerts, compare, demo, drift, evaluate, gate, importer, runs, serve, slo, tokens, watch
+    from assay.cli import (
+        alerts,
+        compare,
+        dashboards,
+        demo,
+        drift,
+        evaluate,
+        gate,
+        importer,
+        runs,
+        serve,
+        slo,
+        tokens,
+        watch,
+    )
 
     parser = _Parser(prog="assay", description="Evaluate machine-learning models before and after they ship.")
     parser.add_argument("--version", action="version", version=f"assay {__version__}")
@@ -42,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_parser(sub)
     slo.add_parser(sub)
     alerts.add_parser(sub)
+    dashboards.add_parser(sub)
     return parser
 
 
