@@ -70,12 +70,25 @@ class Route(_Strict):
     receivers: list[str] = Field(min_length=1)
 
 
+class DriftRule(_Strict):
+    """A ticket when the trailing ``range`` drifts at ``consecutive`` evaluations in a row, evaluated every
+    ``range`` (so that consecutive evaluations look at different events)."""
+
+    range: str = "1h"
+    consecutive: int = Field(3, ge=1)
+
+    @property
+    def range_seconds(self) -> float:
+        return parse_duration(self.range, "alerting.drift.range")
+
+
 class Alerting(_Strict):
     evaluation_interval: str = "30s"
     resend_interval: str = "1m"
     external_url: str = ""
     receivers: list[Receiver] = []
     routes: list[Route] = []
+    drift: DriftRule = DriftRule.model_validate({})
 
     @property
     def interval_seconds(self) -> float:

@@ -145,6 +145,8 @@ class AlertEvaluator:
         self.store = AlertStore(monitor.store)
         self.notifier = notifier or Notifier(self.config, self.store, base_dir=monitor.config.base_dir, now=self.now)
         self._last = -float("inf")
+        self._drift_at: dict[str, float] = {}  # model -> event time of its last drift evaluation
+        self.drift_streak: dict[str, int] = {}  # model -> consecutive drifted evaluations
 
     def maybe_evaluate(self) -> list[dict[str, Any]] | None:
         """:meth:`evaluate` when ``evaluation_interval`` has passed since the last evaluation."""
@@ -203,6 +205,29 @@ class AlertEvaluator:
                                starts_at=starts, ends_at=None, last_sent_at=sent, now=now)
                 if prev is None or (due and not quiet):
                     changes.append({**alert, "event": "fired" if prev is None else "resent", "silenced": quiet})
+        for model, firing, note in self._drift(now):
+            labels = {"alertname": "AssayDrift", "model": model, "severity": "ticket"}
+            fp = fingerprint(labels)
+            prev = active.get(fp)
+            if not firing:
+                continue  # an active drift ticket is resolved below (not seen)
+            seen.add(fp)
+            annotations = {"summary": f"{model}: its inputs drift from the reference", "description": note,
+                           "dashboard": f"{self.config.external_url.rstrip('/')}/ui/models/{model}/debug",
+                           "runbook_url": "docs/runbooks/model-regression.md#investigate"}
+            starts = float(prev["starts_at"]) if prev else now
+            sent = prev["last_sent_at"] if prev else None
+            quiet = silenced(labels, silences)
+            due = sent is None or now - sent >= resend
+            if due and not quiet:
+                self.notifier.notify("ticket", [{"fingerprint": fp, "labels": labels, "annotations": annotations,
+                                                 "starts_at": starts, "ends_at": now + 4 * resend}], "firing")
+                sent = now
+            self.store.put(fp, labels=labels, annotations=annotations, state="firing", starts_at=starts,
+                           ends_at=None, last_sent_at=sent, now=now)
+            if prev is None:
+                changes.append({"fingerprint": fp, "labels": labels, "annotations": annotations,
+                                "starts_at": starts, "ends_at": None, "event": "fired", "silenced": quiet})
         for fp, prev in active.items():
             if fp in seen:
                 continue
@@ -215,6 +240,40 @@ class AlertEvaluator:
                 self.notifier.notify(prev["labels"].get("severity", "ticket"), [alert], "resolved")
             changes.append({**alert, "event": "resolved", "silenced": quiet})
         return changes
+
+    def drifted(self, model: str, start: float, end: float) -> tuple[bool, str]:
+        """Whether the model's inputs over ``[start, end)`` drift from its reference, and why."""
+        from assay.watch.monitor import NotFound
+
+        try:
+            doc = self.monitor.drift(model, start, end)
+        except NotFound:
+            return False, "no predictions in the range"
+        columns = doc.get("columns") or {}
+        names = sorted(name for name, c in columns.items() if isinstance(c, dict) and c.get("drifted"))
+        return bool(doc.get("drifted")), f"drifted share {doc.get('drifted_share')}: {', '.join(names) or 'none'}"
+
+    def _drift(self, now: float) -> list[tuple[str, bool, str]]:
+        """Per model with a reference, evaluated once per ``drift.range`` of event time: (model, firing, note);
+        ``note == "kept"`` when no new evaluation was due (the alert keeps its state)."""
+        rule = self.config.drift
+        span = rule.range_seconds
+        out = []
+        for name, ctx in self.monitor.contexts.items():
+            if ctx.reference is None:
+                continue
+            last = self._drift_at.get(name)
+            streak = self.drift_streak.get(name, 0)
+            if last is not None and now - last < span:
+                out.append((name, streak >= rule.consecutive, "kept"))
+                continue
+            self._drift_at[name] = now
+            drifted, why = self.drifted(name, now - span, now)
+            streak = streak + 1 if drifted else 0
+            self.drift_streak[name] = streak
+            out.append((name, streak >= rule.consecutive,
+                        f"the trailing {rule.range} drifted at {streak} evaluations in a row ({why})"))
+        return out
 
     def listed(self) -> list[dict[str, Any]]:
         return listed(self.store, self.now())

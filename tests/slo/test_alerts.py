@@ -36,17 +36,22 @@ class Clock:
 
 
 class Recorder:
-    """Records the page notifications (the ticket rule fires beside the page on a burn this steep)."""
+    """Records the page notifications (the ticket rule fires beside the page on a burn this steep) and the
+    statuses of the ticket ones."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, list[dict[str, Any]]]] = []
-        self.tickets = 0
+        self.ticket_statuses: list[str] = []
+
+    @property
+    def tickets(self) -> int:
+        return len(self.ticket_statuses)
 
     def notify(self, severity: str, alerts: list[dict[str, Any]], status: str) -> None:
         if severity == "page":
             self.calls.append((severity, status, alerts))
         else:
-            self.tickets += 1
+            self.ticket_statuses.append(status)
 
 
 def _free_port() -> int:
@@ -197,4 +202,43 @@ def test_notifications_reach_a_real_alertmanager_a_webhook_and_the_delivery_log(
     assert log["dead"]["status"] == "failed" and log["dead"]["attempts"] == 4 and log["dead"]["error"]
     assert log["oncall"]["status"] == "firing" and log["hook"]["status"] == "firing"
     ev.notifier.close()
+    mon.close()
+
+
+def test_drift_tickets_after_three_consecutive_drifted_ranges_and_resolve(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    import assay
+
+    assay.profile(pa.table({"amount": [float(i % 50) for i in range(2000)]})).save(tmp_path / "ref.profile")
+    clock = Clock(NOW)
+    text = (f"store: sqlite:///{tmp_path / 'w.sqlite'}\nwindow: 5m\nretention: {{events: 3650d, windows: 3650d}}\n"
+            "models:\n  fraud: {task: binary, score: s, label: y, features: [amount],"
+            " reference: {profile: ref.profile}}\n"
+            "slos:\n  - {name: s, model: fraud, sli: {event: correct}, objective: 0.99}\n")
+    mon = Monitor(parse_config(text, base_dir=tmp_path), now=clock)
+    rec = Recorder()
+    ev = AlertEvaluator(mon, notifier=rec)  # type: ignore[arg-type]
+    verdicts = iter([True, True, False, True, True, True, True, False])  # a stand-in for the drift test
+    ev.drifted = lambda model, a, b: (next(verdicts), "stand-in")  # type: ignore[method-assign]
+    fired_at = []
+    for hour in range(8):
+        clock.t = NOW + hour * 3600
+        for c in ev.evaluate():
+            if c["labels"]["alertname"] == "AssayDrift":
+                fired_at.append((hour, c["event"]))
+        clock.t += 600  # an evaluation within the same range: no new drift evaluation, the state holds
+        assert all(c["labels"]["alertname"] != "AssayDrift" or c["event"] == "resent" for c in ev.evaluate())
+    # two drifted ranges then a clean one: nothing; three in a row (hours 3-5): a ticket; it holds at hour 6;
+    # the clean range at hour 7 resolves it
+    assert fired_at == [(5, "fired"), (7, "resolved")]
+    # fired at hour 5, re-sent while it fired (every resend interval), resolved once; no page
+    assert rec.ticket_statuses[0] == "firing" and rec.ticket_statuses.count("resolved") == 1
+    assert rec.ticket_statuses[-1] == "resolved" and not rec.calls
+    # the real drift test on real windows: inputs like the reference do not drift
+    mon.ingest_predictions("fraud", [{"id": f"d{i}", "timestamp": NOW + 7 * 3600 + i, "s": 0.5,
+                                      "amount": float(i % 50)} for i in range(600)])
+    mon.materialize()
+    drifted, _ = AlertEvaluator.drifted(ev, "fraud", NOW + 7 * 3600, NOW + 8 * 3600)
+    assert drifted is False
     mon.close()
