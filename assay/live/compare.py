@@ -125,7 +125,29 @@ class LiveComparisons:
             "evaluated_at": iso(now), **out, "current": out["decision"], "verdict": None, "warnings": warnings}
         if shadow is not None:
             doc["shadow"] = shadow
+        if c.mode == "ab":  # the experiment's report: every metric the arms have, business KPIs included
+            doc["report"] = self._report(c, states, known)
         return doc
+
+    def _report(self, c: Comparison, states: dict[str, WindowState], known: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every catalogue metric of the model for both arms: values, n, the difference and its sequence interval
+        at the comparison's alpha (no decision: the configured metrics decide)."""
+        from assay.stats.sequential import difference_interval
+
+        out = []
+        for name, entry in known.items():
+            if name == "latency_above":
+                continue
+            ctl, cand = entry.read(states["control"]), entry.read(states["candidate"])
+            if ctl.n < 2 or cand.n < 2:
+                continue
+            lo, hi = difference_interval(ctl.mean, ctl.var, ctl.n, cand.mean, cand.var, cand.n, alpha=c.alpha,
+                                         t_star=c.t_star)
+            out.append({"metric": name, "higher_is_better": entry.higher_is_better,
+                        "control": {"value": ctl.mean, "n": int(ctl.n)},
+                        "candidate": {"value": cand.mean, "n": int(cand.n)},
+                        "difference": cand.mean - ctl.mean, "ci_low": lo, "ci_high": hi})
+        return out
 
     def decision(self, name: str) -> dict[str, Any]:
         """:meth:`evaluate`, with the stored verdict: the first promote or rollback stands until a reset."""

@@ -115,9 +115,9 @@ def test_bad_comparisons_are_config_errors_naming_the_line(entry: str, message: 
     assert message in str(err.value)
 
 
-def _monitor(tmp_path: Path, extra: str = "", alerting: str = "") -> Monitor:
+def _monitor(tmp_path: Path, extra: str = "", alerting: str = "", mode: str = "canary") -> Monitor:
     text = (f"store: sqlite:///{tmp_path / 'w.sqlite'}\nwindow: 5m\nretention: {{events: 3650d, windows: 3650d}}\n"
-            f"{MODELS}{alerting}comparisons:\n  - {{name: c, model: fraud, mode: canary, control: {{version: '7'}}, "
+            f"{MODELS}{alerting}comparisons:\n  - {{name: c, model: fraud, mode: {mode}, control: {{version: '7'}}, "
             "candidate: {version: '8'}, min_outcomes: 500, metrics: [{metric: accuracy, margin: 0.02}, "
             "{metric: precision, margin: 0.05}, {metric: recall, margin: 0.05}, "
             "{metric: latency_above, seconds: 0.2, margin: 0.05}, {metric: outcome_revenue_mean, margin: 1.0}]"
@@ -223,3 +223,16 @@ def test_a_rollback_pages_the_alert_receivers_once(tmp_path: Path) -> None:
         assert "accuracy" in alert["annotations"]["description"]
     finally:
         server.shutdown()
+
+
+def test_an_ab_test_reports_every_metric_of_the_arms_business_kpis_included(tmp_path: Path) -> None:
+    mon = _monitor(tmp_path, mode="ab")
+    _fill(mon, "7", 1500, 0.9, 5)
+    _fill(mon, "8", 1500, 0.9, 6)
+    mon.materialize()
+    doc = LiveComparisons(mon).evaluate("c")
+    report = {r["metric"]: r for r in doc["report"]}
+    assert {"accuracy", "precision", "recall", "log_loss", "brier", "latency_mean", "outcome_revenue_mean",
+            "response_length_mean"} <= set(report)
+    r = report["outcome_revenue_mean"]
+    assert r["ci_low"] < r["difference"] < r["ci_high"] and r["control"]["n"] == 1500
