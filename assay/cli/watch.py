@@ -60,6 +60,21 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(handler=lambda args: _usage(p))
     r.set_defaults(handler=run)
+    sim = commands.add_parser(
+        "simulate", help="send synthetic traffic to a running service, with scheduled injections",
+        description="Send synthetic traffic for a model of the config to a running service (wall-clock time, labels "
+        "right after their predictions) and inject, at the given offsets, a covariate shift (shift), longer text "
+        "(prompts), a missing-rate jump (missing) or a drop in accuracy (accuracy). Example: assay watch simulate "
+        "--config watch.yaml --model fraud --url http://localhost:8000 --inject shift@5m,accuracy@10m --duration 20m")
+    sim.add_argument("--config", default="watch.yaml", help="the watch.yaml of the service (for the model's roles)")
+    sim.add_argument("--model", required=True, metavar="NAME", help="the model to send events of")
+    sim.add_argument("--url", help="the service's base URL (default: $ASSAY_URL)")
+    sim.add_argument("--token", help="API token with the ingest scope (default: $ASSAY_TOKEN)")
+    sim.add_argument("--rate", type=float, default=50.0, help="events per second (default 50)")
+    sim.add_argument("--duration", default="10m", help="how long (default 10m)")
+    sim.add_argument("--inject", default="", help="KIND@OFFSET,... with KIND shift|prompts|missing|accuracy")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.set_defaults(handler=run_simulate)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -254,3 +269,40 @@ def _describe(error: dict[str, Any]) -> str:
         detail = ", ".join(part for part in (where, expected, found) if part)
         text += f" (first: {detail}{'' if len(errors) == 1 else f'; {len(errors)} errors'})"
     return text
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    import sys
+
+    from assay.watch.client import Client
+    from assay.watch.config import load_config
+    from assay.watch.simulate import parse_schedule
+    from assay.watch.simulate import run as simulate
+
+    config = load_config(args.config)
+    model = config.models.get(args.model)
+    if model is None:
+        raise ConfigError(message(where="--model", expected=f"a model of {args.config} ({', '.join(config.models)})",
+                                  found=repr(args.model), fix="name one of the config's models"))
+    url = args.url or os.environ.get("ASSAY_URL")
+    token = args.token or os.environ.get("ASSAY_TOKEN")
+    if not url or not token:
+        raise ConfigError(message(where="assay watch simulate", expected="--url and --token (or $ASSAY_URL and "
+                                  "$ASSAY_TOKEN)", found="one missing", fix="pass both"))
+    schedule = parse_schedule(args.inject)
+    from assay.watch.config import parse_duration
+
+    duration = parse_duration(args.duration, "--duration")
+    client = Client(url, token=token)
+    try:
+        def send(preds: list[dict[str, Any]], labels: list[dict[str, Any]]) -> None:
+            client.log_predictions(args.model, preds)
+            if labels:
+                client.log_labels(args.model, labels)
+
+        out = simulate(send, model, rate=args.rate, duration=duration, schedule=schedule, seed=args.seed,
+                       say=lambda text: print(f"assay watch simulate: {text}", file=sys.stderr, flush=True))
+    finally:
+        client.close()
+    print(f"assay watch simulate: sent {out['sent']:,} events in {out['seconds']} s")
+    return 0

@@ -38,7 +38,8 @@ def test_client_sends_dataframes_and_generates_time_ordered_ids(serve: Callable[
     assert len(set(ids)) == 500 and [timestamp_ms(i) for i in ids] == sorted(timestamp_ms(i) for i in ids)
     http = client(server, token)
     status = poll(lambda: http.get("/v1/models/fraud/status").json(),
-                  lambda s: s["materialization_lag"]["predictions"] == 0 and s["events"] == 500)
+                  lambda s: s["materialization_lag"]["predictions"] == 0 and s["materialization_lag"]["labels"] == 0
+                  and s["events"] == 500)
     assert (status["labels"], status["duplicates"]) == (500, 500)
     doc = http.get(f"/v1/models/fraud/metrics?from={T0}&to={T0 + 600}").json()
     assert doc["metrics"]["accuracy"]["value"] == 1.0 and doc["dataset"]["rows_used"] == 500
