@@ -29,7 +29,7 @@ from assay.service.auth import Authenticator
 from assay.service.deps import scope_any
 from assay.service.exposition import CONTENT_TYPE as EXPOSITION_TYPE
 from assay.service.exposition import Exposition, route_of
-from assay.service.routes import alerts, compare, ingest, read, slo, traces
+from assay.service.routes import alerts, compare, ingest, read, slo, traces, ui
 from assay.service.wire import ERRORS, Health
 from assay.service.worker import Worker, tune_interpreter
 from assay.slo.status import SLOs
@@ -80,6 +80,7 @@ def create_app(monitor: Monitor, *, background: bool = True) -> FastAPI:
     app.state.slos = SLOs(monitor)
     app.include_router(slo.router)
     app.include_router(alerts.router)
+    app.include_router(ui.router)
     exposition = Exposition(monitor, app.state.slos)
     app.state.exposition = exposition
 
