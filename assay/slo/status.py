@@ -54,10 +54,10 @@ class SLOs:
 
     # -- counts ---------------------------------------------------------------------------------------------------
     def _range(self, seconds: float, now: float) -> tuple[float, float]:
-        """The whole windows of the last ``seconds`` up to now (the current window included while it fills)."""
+        """The whole windows overlapping the last ``seconds`` up to now: the current window (filling) included, and
+        the window holding ``now - seconds``."""
         w = self.monitor.window
-        hi = math.ceil(now / w) * w
-        return hi - math.ceil(seconds / w) * w, hi
+        return math.floor((now - seconds) / w) * w, math.floor(now / w) * w + w
 
     def counts(self, slo: SLO, start: float, end: float) -> tuple[int, int]:
         """(good, total) of ``[start, end)`` (whole windows): events for an event SLI, windows for a window SLI."""

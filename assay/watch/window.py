@@ -370,15 +370,14 @@ class ModelContext:
                                       int(feats[present, 3].sum()))
         return replace(prof, columns=columns, rows=len(rows), created_at="")
 
-    def pair_values(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[dict[str, float], Any]]:
-        """Per id of joined rows (one version's): its paired quantities and its predicted label, prepared as the
-        evaluation prepares them (rows it would not count, such as a missing label, are left out)."""
+    def _prepared(self, rows: Sequence[Mapping[str, Any]], *, with_preparer: bool = False) -> Any:
+        """Joined rows (payload, id and label columns) validated as the evaluation validates them: every role
+        column the evaluation config names (segments and sensitive attributes included) is in the table."""
         config = self.eval_config
-        if config is None or not rows or not self.pair_quantities:
-            return {}
+        assert config is not None
         m = self.model
         names = [config.label, m.id]
-        names += [c for c in (m.score, m.prediction) if c is not None and c not in names]
+        names += [c for c in (m.score, m.prediction, *m.segments, *m.sensitive) if c is not None and c not in names]
         if m.proba_prefix:
             names += sorted({k for r in rows for k in r if k.startswith(m.proba_prefix)})
         table = self._table(rows, names)
@@ -387,6 +386,16 @@ class ModelContext:
         if self.classes and not m.proba_prefix:
             preparer.set_classes(self.classes)
         prepared = preparer.prepare(batch)
+        return (prepared, preparer) if with_preparer else prepared
+
+    def pair_values(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[dict[str, float], Any]]:
+        """Per id of joined rows (one version's): its paired quantities and its predicted label, prepared as the
+        evaluation prepares them (rows it would not count, such as a missing label, are left out)."""
+        config = self.eval_config
+        if config is None or not rows or not self.pair_quantities:
+            return {}
+        m = self.model
+        prepared = self._prepared(rows)
         if prepared.table is None or prepared.pred is None:
             return {}
         ids = prepared.table.column(m.id).to_pylist()
@@ -415,16 +424,7 @@ class ModelContext:
         if self.eval_config is None or not rows:
             return replace(out, labeled=len(rows))
         config = self.eval_config
-        names = [config.label, m.id]
-        names += [c for c in (m.score, m.prediction, *m.segments, *m.sensitive) if c is not None and c not in names]
-        if m.proba_prefix:
-            names += sorted({k for r in rows for k in r if k.startswith(m.proba_prefix)})
-        table = self._table(rows, names)
-        batch = table.combine_chunks().to_batches(max_chunksize=max(table.num_rows, 1))[0]
-        preparer = Preparer(config, f"model {self.name}", table.column_names)
-        if self.classes and not m.proba_prefix:
-            preparer.set_classes(self.classes)
-        prepared = preparer.prepare(batch)
+        prepared, preparer = self._prepared(rows, with_preparer=True)
         n_classes = len(preparer.classes) if m.task == "multiclass" else 2
         acc = Accumulator(config, n_classes)
         acc.update(prepared, preparer.group_keys)

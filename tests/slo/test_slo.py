@@ -4,6 +4,7 @@ clocks, and the multi-window alert conditions."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,8 @@ def test_label_based_slis_burn_when_the_label_lands(tmp_path: Path) -> None:
     run = mon.metrics("fraud", NOW - 2 * 86400, NOW - 2 * 86400 + 300)
     assert run["dataset"]["rows_used"] == 200
     series = SLOs(mon).series("acc")
-    assert sum(p["total"] for p in series) == 200 and series[-1]["total"] == 200
+    landed = datetime.fromtimestamp((NOW - 60) // 3600 * 3600, UTC).isoformat().replace("+00:00", "Z")
+    assert {p["start"]: p["total"] for p in series if p["total"]} == {landed: 200}  # the hour the labels landed in
     mon.close()
 
 
@@ -241,4 +243,26 @@ def test_a_step_to_burn_rate_b_pages_within_60_times_14_4_over_b_minutes(tmp_pat
             break
     assert fired_after is not None, f"no page within {within_minutes} minutes at burn rate {burn}"
     assert fired_after <= 60 * 14.4 / burn + 1
+    mon.close()
+
+
+def test_label_based_slis_and_shadow_pairs_of_a_model_with_segments(tmp_path: Path) -> None:
+    """The per-row correctness is prepared with every role column of the model (segments and sensitive attributes
+    included): without them the materializer's pass failed and stopped folding."""
+    text = (f"store: sqlite:///{tmp_path / 'w.sqlite'}\nwindow: 5m\nretention: {{events: 3650d, windows: 3650d}}\n"
+            "models:\n  fraud: {task: binary, score: s, label: y, segments: [country], sensitive: [gender]}\n"
+            "slos:\n  - {name: acc, model: fraud, sli: {event: correct}, objective: 0.9}\n"
+            "comparisons:\n  - {name: sh, model: fraud, mode: shadow, control: {version: a}, candidate: {version: b},"
+            " metrics: [{metric: accuracy, margin: 0.02}]}\n")
+    mon = Monitor(parse_config(text), now=Clock(NOW))
+    mon.ingest_predictions("fraud", [{"id": f"r{i}", "timestamp": NOW - 600 + i, "version": v, "s": 0.9,
+                                      "country": "DE", "gender": "f"} for i in range(40) for v in ("a", "b")])
+    mon.ingest_labels("fraud", [{"id": f"r{i}", "y": i % 2} for i in range(40)])
+    mon.materialize()
+    assert mon.status("fraud")["materialization_lag"]["predictions"] == 0
+    doc = SLOs(mon).status("acc")
+    assert (doc["good"], doc["total"]) == (40, 80)  # both versions' predictions, half of them right
+    from assay.live.compare import LiveComparisons
+
+    assert LiveComparisons(mon).evaluate("sh")["shadow"]["pairs"] == 40
     mon.close()
