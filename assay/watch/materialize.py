@@ -162,11 +162,16 @@ class Materializer:
         slis: dict[tuple[str, str, str, float], tuple[int, int]] = {}
         for model, events in realized.items():
             ctx = self.contexts[model]
-            if ctx.counts_arrivals and events:
-                self._arrivals(ctx, events, slis)
-            for control, candidate in ctx.shadow_pairs:
-                triples = self._completed_pairs(m, model, events, control, candidate, before, after)
-                self._fold_pairs(ctx, triples, control, candidate, deltas, rebuilt)
+            try:  # rows the realized fold accepted; should one still be refused here, the pass goes on without it
+                if ctx.counts_arrivals and events:
+                    self._arrivals(ctx, events, slis)
+                for control, candidate in ctx.shadow_pairs:
+                    triples = self._completed_pairs(m, model, events, control, candidate, before, after)
+                    self._fold_pairs(ctx, triples, control, candidate, deltas, rebuilt)
+            except AssayError as exc:
+                log.warning("materializer: model %s: label-based SLI counts and shadow pairs of this pass set "
+                            "aside: %s", model, exc)
+                self.unfoldable[model] = self.unfoldable.get(model, 0) + len(events)
         for model, rows in by_model.items():  # SLIs known at prediction time: at the event's time
             ctx = self.contexts[model]
             if ctx.event_slis:

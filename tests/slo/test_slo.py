@@ -266,3 +266,23 @@ def test_label_based_slis_and_shadow_pairs_of_a_model_with_segments(tmp_path: Pa
 
     assert LiveComparisons(mon).evaluate("sh")["shadow"]["pairs"] == 40
     mon.close()
+
+
+def test_a_refused_sli_count_sets_the_rows_aside_and_the_pass_goes_on(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.errors import ColumnError
+
+    mon = _monitor(tmp_path, "  - {name: acc, model: fraud, sli: {event: correct}, objective: 0.9}\n", Clock(NOW))
+
+    def refuse(rows: Any) -> Any:
+        raise ColumnError("a row the correctness check refuses")
+
+    monkeypatch.setattr(mon.contexts["fraud"], "pair_values", refuse)
+    mon.ingest_predictions("fraud", [{"id": f"p{i}", "timestamp": NOW - 60, "s": 0.9} for i in range(10)])
+    mon.ingest_labels("fraud", [{"id": f"p{i}", "y": 1} for i in range(10)])
+    mon.materialize()
+    status = mon.status("fraud")
+    assert status["materialization_lag"] == {**status["materialization_lag"], "predictions": 0, "labels": 0}
+    assert status["unfoldable"] == 10
+    assert mon.metrics("fraud", NOW - 300, NOW)["dataset"]["rows_used"] == 10  # the windows were still folded
+    mon.close()
