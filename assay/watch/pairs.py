@@ -125,13 +125,14 @@ def quantities(task: str, has_score: bool) -> tuple[str, ...]:
     return ()
 
 
-def row_values(task: str, y: Any, pred: Any, score: float | None) -> dict[str, float]:
-    """The paired quantities of one prediction (label ``y`` and prediction as the evaluation prepared them)."""
+def quantity_arrays(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The paired quantities of prepared rows (labels ``y`` and predictions as the evaluation prepared them), one
+    array per quantity, in one vectorised pass."""
     if task == "regression":
-        return {"abs_error": abs(float(pred) - float(y))}
-    out = {"correct": float(pred == y)}
-    if task == "binary" and score is not None and math.isfinite(score):
-        p_true = min(max(score if y == 1 else 1.0 - score, _EPS), 1 - _EPS)
-        out["log_loss"] = -math.log(p_true)
-        out["brier"] = (score - float(y)) ** 2
+        return {"abs_error": np.abs(pred.astype(np.float64) - y.astype(np.float64))}
+    out = {"correct": (pred == y).astype(np.float64)}
+    if task == "binary" and score is not None:
+        p_true = np.clip(np.where(y == 1, score, 1.0 - score), _EPS, 1 - _EPS)
+        out["log_loss"] = -np.log(p_true)
+        out["brier"] = (score - y) ** 2
     return out

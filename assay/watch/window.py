@@ -43,7 +43,7 @@ from assay.metrics.regression import RegressionState
 from assay.metrics.table import SortedTable
 from assay.watch.config import ModelConfig, WatchConfig
 from assay.watch.estimate import Calibrator, EstimationState
-from assay.watch.pairs import PairState, quantities, row_values
+from assay.watch.pairs import PairState, quantities, quantity_arrays
 from assay.watch.traffic import TrafficState
 
 MAGIC = b"ASSAYWINDOW\n"
@@ -370,7 +370,7 @@ class ModelContext:
                                       int(feats[present, 3].sum()))
         return replace(prof, columns=columns, rows=len(rows), created_at="")
 
-    def _prepared(self, rows: Sequence[Mapping[str, Any]], *, with_preparer: bool = False) -> Any:
+    def _prepared(self, rows: Sequence[Mapping[str, Any]]) -> tuple[Any, Preparer]:
         """Joined rows (payload, id and label columns) validated as the evaluation validates them: every role
         column the evaluation config names (segments and sensitive attributes included) is in the table."""
         config = self.eval_config
@@ -386,7 +386,7 @@ class ModelContext:
         if self.classes and not m.proba_prefix:
             preparer.set_classes(self.classes)
         prepared = preparer.prepare(batch)
-        return (prepared, preparer) if with_preparer else prepared
+        return prepared, preparer
 
     def pair_values(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[dict[str, float], Any]]:
         """Per id of joined rows (one version's): its paired quantities and its predicted label, prepared as the
@@ -395,17 +395,13 @@ class ModelContext:
         if config is None or not rows or not self.pair_quantities:
             return {}
         m = self.model
-        prepared = self._prepared(rows)
+        prepared, _ = self._prepared(rows)
         if prepared.table is None or prepared.pred is None:
             return {}
         ids = prepared.table.column(m.id).to_pylist()
-        score = prepared.score if m.task == "binary" else None
-        out: dict[str, tuple[dict[str, float], Any]] = {}
-        for i, id_ in enumerate(ids):
-            s = float(score[i]) if score is not None else None
-            out[str(id_)] = (row_values(m.task, prepared.y[i].item(), prepared.pred[i].item(), s),
-                             prepared.pred[i].item())
-        return out
+        arrays = quantity_arrays(m.task, prepared.y, prepared.pred, prepared.score if m.task == "binary" else None)
+        preds = prepared.pred.tolist()
+        return {str(id_): ({q: float(a[i]) for q, a in arrays.items()}, preds[i]) for i, id_ in enumerate(ids)}
 
     def realized_state(self, rows: Sequence[Mapping[str, Any]]) -> WindowState:
         """The state of predictions joined to their labels (each row: the prediction's payload, its id and the
@@ -424,7 +420,7 @@ class ModelContext:
         if self.eval_config is None or not rows:
             return replace(out, labeled=len(rows))
         config = self.eval_config
-        prepared, preparer = self._prepared(rows, with_preparer=True)
+        prepared, preparer = self._prepared(rows)
         n_classes = len(preparer.classes) if m.task == "multiclass" else 2
         acc = Accumulator(config, n_classes)
         acc.update(prepared, preparer.group_keys)
