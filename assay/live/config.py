@@ -24,7 +24,7 @@ comparisons:
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -119,17 +119,11 @@ def comparisons(config: WatchConfig, source: str = "watch.yaml") -> dict[str, Co
     out: dict[str, Comparison] = {}
     problems: list[str] = []
     for i, raw in enumerate(config.comparisons or []):
-        where = f"{source}{_line(config, ('comparisons', i))}, comparisons[{i}]"
+        where = f"{config.at(source, ('comparisons', i))}, comparisons[{i}]"
         try:
             c = Comparison.model_validate(raw)
         except ValidationError as exc:
-            for err in exc.errors():
-                loc = ("comparisons", i, *err["loc"])
-                field = ".".join(str(p) for p in err["loc"]) or "(the entry)"
-                what = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    what = "an unknown key"
-                problems.append(f"{source}{_line(config, loc)}, comparisons[{i}].{field}: {what}")
+            problems += config.problems(exc, source, ("comparisons", i))
             continue
         if c.name in out:
             problems.append(f"{where}: the name {c.name!r} is taken by another comparison")
@@ -141,7 +135,7 @@ def comparisons(config: WatchConfig, source: str = "watch.yaml") -> dict[str, Co
         known = catalogue(model)
         for j, m in enumerate(c.metrics):
             entry = known.get(m.metric)
-            at = f"{source}{_line(config, ('comparisons', i, 'metrics', j))}, comparisons[{i}].metrics[{j}]"
+            at = f"{config.at(source, ('comparisons', i, 'metrics', j))}, comparisons[{i}].metrics[{j}]"
             if entry is None:
                 problems.append(f"{at}.metric: expected a metric model {c.model!r} can compare "
                                 f"({', '.join(sorted(known))}), found {m.metric!r}")
@@ -163,8 +157,3 @@ def comparisons(config: WatchConfig, source: str = "watch.yaml") -> dict[str, Co
 
 def _is_rate(metric: str) -> bool:
     return metric in ("accuracy", "precision", "recall", "error_rate", "latency_above") or metric.endswith("_rate")
-
-
-def _line(config: WatchConfig, path: tuple[Any, ...]) -> str:
-    line = config.line_of(path)
-    return f", line {line}" if line else ""

@@ -110,18 +110,12 @@ def alerting(config: WatchConfig, source: str = "watch.yaml") -> Alerting:
     try:
         out = Alerting.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"])
-            line = config.line_of(("alerting", *err["loc"]))
-            what = "an unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-            problems.append(f"{source}{f', line {line}' if line else ''}, alerting.{field}: {what}")
-        raise ConfigError("; ".join(problems) + ". Fix: see the alerting example in the README") from None
+        raise ConfigError("; ".join(config.problems(exc, source, ("alerting",))) +
+                          ". Fix: see the alerting example in the README") from None
     names = [r.name for r in out.receivers]
     unknown = sorted({n for route in out.routes for n in route.receivers if n not in names})
     if unknown:
-        line = config.line_of(("alerting", "routes"))
-        raise ConfigError(f"{source}{f', line {line}' if line else ''}, alerting.routes: expected receivers of "
+        raise ConfigError(f"{config.at(source, ('alerting', 'routes'))}, alerting.routes: expected receivers of "
                           f"`receivers:` ({', '.join(names) or 'none'}), found {unknown}. Fix: name a receiver")
     for key in ("evaluation_interval", "resend_interval"):
         try:

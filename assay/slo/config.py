@@ -126,17 +126,11 @@ def slos(config: WatchConfig, source: str = "watch.yaml") -> tuple[dict[str, SLO
     problems: list[str] = []
     warnings: list[str] = []
     for i, raw in enumerate(config.slos or []):
-        where = f"{source}{_line(config, ('slos', i))}, slos[{i}]"
+        where = f"{config.at(source, ('slos', i))}, slos[{i}]"
         try:
             s = SLO.model_validate(raw)
         except ValidationError as exc:
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"]) or "(the entry)"
-                what = "an unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix(
-                    "Value error, ")
-                found = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(err.get("input"), dict) \
-                    else f", found {err.get('input')!r}"
-                problems.append(f"{source}{_line(config, ('slos', i, *err['loc']))}, slos[{i}].{field}: {what}{found}")
+            problems += config.problems(exc, source, ("slos", i))
             continue
         if s.name in out:
             problems.append(f"{where}: the name {s.name!r} is taken by another SLO")
@@ -182,8 +176,3 @@ def slos(config: WatchConfig, source: str = "watch.yaml") -> tuple[dict[str, SLO
     if problems:
         raise ConfigError("; ".join(problems) + ". Fix: see the SLO examples in the README")
     return out, warnings
-
-
-def _line(config: WatchConfig, path: tuple[Any, ...]) -> str:
-    line = config.line_of(path)
-    return f", line {line}" if line else ""

@@ -206,6 +206,24 @@ class WatchConfig(_Strict):
     base_dir: str = "."
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
 
+    def at(self, source: str, path: tuple[Any, ...]) -> str:
+        """``"watch.yaml, line 12"``: the file and the line of ``path`` (or just the file), for error messages."""
+        line = self.line_of(path)
+        return f"{source}, line {line}" if line else source
+
+    def problems(self, exc: ValidationError, source: str, path: tuple[Any, ...]) -> list[str]:
+        """A section's validation errors as ``FILE, line N, FIELD: what[, found X]`` (``path`` is the section's
+        place in the config, e.g. ``("slos", 3)``), for the sections their owners validate."""
+        out = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in (*path, *loc))
+            what = "an unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            found = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(err.get("input"), dict | list) \
+                else f", found {err.get('input')!r}"
+            out.append(f"{self.at(source, (*path, *loc))}, {field}: {what}{found}")
+        return out
+
     def line_of(self, path: tuple[Any, ...]) -> int | None:
         """The line of the config text that holds ``path`` (or its nearest enclosing key), for sections validated
         by their owners."""

@@ -242,3 +242,20 @@ def test_drift_tickets_after_three_consecutive_drifted_ranges_and_resolve(tmp_pa
     drifted, _ = AlertEvaluator.drifted(ev, "fraud", NOW + 7 * 3600, NOW + 8 * 3600)
     assert drifted is False
     mon.close()
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("alerting:\n  receivers:\n    - {name: a, webhook: 'http://x', slack: 'http://y'}\n", "exactly one of"),
+    ("alerting:\n  receivers: [{name: a, webhook: 'ftp://x'}]\n", "alerting.receivers.0.webhook"),
+    ("alerting:\n  receivers: [{name: a, webhook: 'http://x'}]\n  routes: [{severity: page, receivers: [b]}]\n",
+     "expected receivers of `receivers:` (a), found ['b']"),
+    ("alerting:\n  evaluation_interval: soon\n", "alerting.evaluation_interval"),
+])
+def test_bad_alerting_is_a_config_error_naming_the_line(section: str, message: str) -> None:
+    from assay.errors import ConfigError
+    from assay.slo.alerting import alerting
+
+    cfg = parse_config("store: sqlite:///x.sqlite\nmodels:\n  fraud: {task: binary, score: s, label: y}\n" + section)
+    with pytest.raises(ConfigError, match=r"watch\.yaml(, line \d+)?, alerting") as err:
+        alerting(cfg)
+    assert message in str(err.value)
