@@ -18,42 +18,33 @@ def get_monitor(request: Request) -> Monitor:
     return monitor
 
 
+def check_token(request: Request, token: str | None, *needed: str, hint: str = "") -> str:
+    """401 without a valid token, 403 without one of the ``needed`` scopes (``admin`` holds them all); the scope
+    granted. The one check behind every route's dependency, and Flagger's token in a body."""
+    auth: Authenticator = request.app.state.auth
+    scopes = auth.scopes(token)
+    if scopes is None:
+        raise HTTPException(401, {"message": f"expected `Authorization: Bearer <token>`{hint} with a valid token, "
+                                             "found none or an unknown one. Fix: create one with `assay tokens "
+                                             f"create NAME --scope {needed[0]}`"},
+                            headers={"WWW-Authenticate": "Bearer"})
+    if not any(allowed(scopes, n) for n in needed):
+        wanted = f"the {needed[0]!r} scope" if len(needed) == 1 else f"one of the scopes {list(needed)}"
+        raise HTTPException(403, {"message": f"expected a token with {wanted}, found scopes {sorted(scopes)}. "
+                                             f"Fix: use a token created with --scope {needed[0]}"})
+    return needed[0]
+
+
 def scope_any(*needed: str) -> Any:
     """A dependency admitting a token with any of ``needed`` (``/metrics``: a scraper's ``metrics`` or ``read``)."""
     def check(request: Request,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-        auth: Authenticator = request.app.state.auth
-        scopes = auth.scopes(credentials.credentials if credentials is not None else None)
-        if scopes is None:
-            raise HTTPException(401, {"message": "expected `Authorization: Bearer <token>` with a valid token, "
-                                                 "found none or an unknown one. Fix: create one with `assay tokens "
-                                                 f"create NAME --scope {needed[0]}`"},
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not any(allowed(scopes, n) for n in needed):
-            raise HTTPException(403, {"message": f"expected a token with one of the scopes {list(needed)}, found "
-                                                 f"scopes {sorted(scopes)}. Fix: use a token created with --scope "
-                                                 f"{needed[0]}"})
-        return needed[0]
+        return check_token(request, credentials.credentials if credentials is not None else None, *needed)
 
     return check
 
 
-def _scope(needed: str) -> Any:
-    def check(request: Request,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-        auth: Authenticator = request.app.state.auth
-        scopes = auth.scopes(credentials.credentials if credentials is not None else None)
-        if scopes is None:
-            raise HTTPException(401, {"message": "expected `Authorization: Bearer <token>` with a valid token, "
-                                                 "found none or an unknown one. Fix: create one with `assay tokens "
-                                                 "create NAME --scope ...`"},
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not allowed(scopes, needed):
-            raise HTTPException(403, {"message": f"expected a token with the {needed!r} scope, found scopes "
-                                                 f"{sorted(scopes)}. Fix: use a token created with --scope {needed}"})
-        return needed
-
-    return check
+_scope = scope_any
 
 
 MonitorDep = Annotated[Monitor, Depends(get_monitor)]

@@ -22,8 +22,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from assay.live.compare import LiveComparisons, UnknownComparison
-from assay.service.auth import Authenticator, allowed
-from assay.service.deps import Read
+from assay.service.deps import Read, check_token
 from assay.service.wire import ERRORS, Document, DocumentResponse
 
 log = logging.getLogger("assay.service")
@@ -96,24 +95,11 @@ async def history(name: str, live: LiveDep, _: Read, limit: int = 100) -> Docume
              summary="Forget the stored verdict (admin scope): the next read decides afresh")
 async def reset(name: str, request: Request, live: LiveDep,
                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> DocumentResponse:
-    _check_token(request, credentials.credentials if credentials else None, "admin")
+    check_token(request, credentials.credentials if credentials else None, "admin")
     try:
         return DocumentResponse(await run_in_threadpool(live.reset, name))
     except UnknownComparison as exc:
         raise _unknown(exc) from None
-
-
-def _check_token(request: Request, token: str | None, needed: str) -> None:
-    auth: Authenticator = request.app.state.auth
-    scopes = auth.scopes(token)
-    if scopes is None:
-        raise HTTPException(401, {"message": "expected `Authorization: Bearer <token>` (or, from Flagger, "
-                                             "`metadata.token` in the body) with a valid token, found none or an "
-                                             "unknown one. Fix: create one with `assay tokens create NAME --scope "
-                                             "read`"}, headers={"WWW-Authenticate": "Bearer"})
-    if not allowed(scopes, needed):
-        raise HTTPException(403, {"message": f"expected a token with the {needed!r} scope, found scopes "
-                                             f"{sorted(scopes)}. Fix: use a token created with --scope {needed}"})
 
 
 _ANSWER = {"check": lambda d: 409 if d == "rollback" else 200,
@@ -139,7 +125,7 @@ async def flagger(name: str, hook: str, request: Request, live: LiveDep,
             body = {}
         meta = body.get("metadata") if isinstance(body, dict) else None
         token = meta.get("token") if isinstance(meta, dict) and isinstance(meta.get("token"), str) else None
-    _check_token(request, token, "read")
+    check_token(request, token, "read", hint=" (or, from Flagger, `metadata.token` in the body)")
     try:
         doc = await _decide(live, name)
     except UnknownComparison as exc:
