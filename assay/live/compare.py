@@ -14,7 +14,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -176,7 +175,7 @@ class LiveComparisons:
     def _page(self, c: Comparison, doc: dict[str, Any], now: float) -> None:
         """Tell the alert receivers routed for pages, once (the verdict is stored once), with the evidence."""
         from assay.slo.alerting import alerting
-        from assay.slo.alerts import Notifier, fingerprint
+        from assay.slo.alerts import Notifier
         from assay.store.alerts import AlertStore
 
         config = alerting(self.monitor.config)
@@ -185,15 +184,7 @@ class LiveComparisons:
         if self._notifier is None:
             self._notifier = Notifier(config, AlertStore(self.monitor.store), base_dir=self.monitor.config.base_dir,
                                       now=self.now)
-        labels = {"alertname": "AssayComparisonRollback", "model": c.model, "version": c.candidate.version,
-                  "comparison": c.name, "severity": "page"}
-        failing = [m for m in doc["metrics"] if m["decision"] == "rollback"]
-        annotations = {"summary": f"{c.name}: roll back version {c.candidate.version} of {c.model}",
-                       "description": doc["reason"] + "; " + "; ".join(f"{m['metric']}: {m['reason']}"
-                                                                      for m in failing),
-                       "runbook_url": "docs/runbooks/model-regression.md#roll-back"}
-        self._notifier.notify("page", [{"fingerprint": fingerprint(labels), "labels": labels,
-                                         "annotations": annotations, "starts_at": now, "ends_at": None}], "firing")
+        self._notifier.notify("page", [rollback_alert(c, doc, now)], "firing")
 
     def history(self, name: str, limit: int = 100) -> dict[str, Any]:
         c = self.get(name)
@@ -235,17 +226,28 @@ def _post_webhook(c: Comparison, doc: dict[str, Any]) -> None:
     threading.Thread(target=send, name=f"rollback-{c.name}", daemon=True).start()
 
 
-def rollback_payload(c: Comparison, doc: dict[str, Any]) -> dict[str, Any]:
-    """The rollback notification: Alertmanager's webhook v4 shape (one firing alert of severity page), with the
-    decision document as ``decision``."""
-    labels = {"alertname": "AssayComparisonRollback", "comparison": c.name, "model": c.model,
-              "version": c.candidate.version, "severity": "page"}
+def rollback_alert(c: Comparison, doc: dict[str, Any], now: float) -> dict[str, Any]:
+    """The rollback as an alert (labels, annotations, fingerprint), for the webhook and the page receivers."""
+    from assay.slo.alerts import fingerprint
+
+    labels = {"alertname": "AssayComparisonRollback", "model": c.model, "version": c.candidate.version,
+              "comparison": c.name, "severity": "page"}
+    failing = [m for m in doc.get("metrics", []) if m.get("decision") == "rollback"]
     annotations = {"summary": f"{c.name}: roll back version {c.candidate.version} of {c.model}",
-                   "description": doc["reason"]}
-    started = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    alert = {"status": "firing", "labels": labels, "annotations": annotations, "startsAt": started,
-             "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": ""}
-    return {"version": "4", "status": "firing", "receiver": "on_rollback", "alerts": [alert],
-            "groupLabels": {"comparison": c.name}, "commonLabels": labels, "commonAnnotations": annotations,
-            "externalURL": "", "groupKey": f"{{}}:{{comparison=\"{c.name}\"}}", "truncatedAlerts": 0,
-            "decision": doc}
+                   "description": "; ".join([doc["reason"], *(f"{m['metric']}: {m['reason']}" for m in failing)]),
+                   "runbook_url": "docs/runbooks/model-regression.md#roll-back"}
+    return {"fingerprint": fingerprint(labels), "labels": labels, "annotations": annotations, "starts_at": now,
+            "ends_at": None}
+
+
+def rollback_payload(c: Comparison, doc: dict[str, Any]) -> dict[str, Any]:
+    """The ``on_rollback`` webhook's body: Alertmanager's webhook v4 payload (one firing alert of severity page),
+    with the decision document as ``decision``."""
+    from assay.slo.alerting import Receiver
+    from assay.slo.alerts import payload
+
+    assert c.on_rollback is not None
+    alert = rollback_alert(c, doc, time.time())
+    receiver = Receiver.model_validate({"name": "on_rollback", "webhook": c.on_rollback.webhook})
+    body: dict[str, Any] = payload(receiver, [alert], "firing", "")
+    return {**body, "decision": doc}
