@@ -68,18 +68,26 @@ def metric_decision(spec: MetricSpec, higher_is_better: bool, control: Arm, cand
     sd = math.sqrt(max((control.var + candidate.var) / 2, 0.0))
     entry["power_at_margin"] = _num(power_at(alpha, margin, sd, min(control.n, candidate.n))) if margin else None
     enough = control.n >= min_outcomes and candidate.n >= min_outcomes
+    return _classify(entry, worse_now=o_hi < 0, clears=clears, enough=enough, higher_is_better=higher_is_better,
+                     diff=diff, lo=lo, hi=hi, margin=margin, kind="interval",
+                     waiting=f"{min_outcomes} outcomes per arm ({int(control.n)} vs {int(candidate.n)})")
+
+
+def _classify(entry: dict[str, Any], *, worse_now: bool, clears: bool, enough: bool, higher_is_better: bool,
+              diff: float, lo: float, hi: float, margin: float, kind: str, waiting: str) -> dict[str, Any]:
+    """The rule: rollback when the interval lies below 0, promote when it clears the margin with enough
+    outcomes, hold otherwise; with the one-line reason."""
     worse = "lower" if higher_is_better else "higher"
-    if o_hi < 0:
+    if worse_now:
         entry.update(decision="rollback", reason=f"the candidate is worse: {worse} by {abs(diff):.4g} "
-                     f"(interval {lo:.4g} to {hi:.4g} excludes 0)")
+                     f"({kind} {lo:.4g} to {hi:.4g} excludes 0)")
     elif clears and enough:
         entry.update(decision="promote", reason=f"the candidate is no worse than the margin {margin:.4g} "
-                     f"(interval {lo:.4g} to {hi:.4g})")
+                     f"({kind} {lo:.4g} to {hi:.4g})")
     elif clears:
-        entry.update(decision="hold", reason=f"within the margin so far, waiting for {min_outcomes} outcomes per "
-                     f"arm ({int(control.n)} vs {int(candidate.n)})")
+        entry.update(decision="hold", reason=f"within the margin so far, waiting for {waiting}")
     else:
-        entry.update(decision="hold", reason=f"not yet decided: the interval {lo:.4g} to {hi:.4g} still reaches "
+        entry.update(decision="hold", reason=f"not yet decided: the {kind} {lo:.4g} to {hi:.4g} still reaches "
                      f"below -{margin:.4g} and above 0")
     return entry
 
@@ -118,19 +126,9 @@ def paired_decision(spec: MetricSpec, higher_is_better: bool, pairs: PairState |
         clears = s_lo > 0 if higher_is_better else s_hi < 0
     entry["margin"] = _num(margin)
     entry["power_at_margin"] = _num(power_at(alpha, margin, math.sqrt(max(var, 0.0) / 2), n)) if margin else None
-    worse = "lower" if higher_is_better else "higher"
-    if o_hi < 0:
-        entry.update(decision="rollback", reason=f"the candidate is worse on the same requests: {worse} by "
-                     f"{abs(mean):.4g} (paired interval {lo:.4g} to {hi:.4g} excludes 0)")
-    elif clears and n >= min_outcomes:
-        entry.update(decision="promote", reason=f"no worse than the margin {margin:.4g} on {n} pairs (paired "
-                     f"interval {lo:.4g} to {hi:.4g})")
-    elif clears:
-        entry.update(decision="hold", reason=f"within the margin so far, waiting for {min_outcomes} pairs ({n})")
-    else:
-        entry.update(decision="hold", reason=f"not yet decided: the paired interval {lo:.4g} to {hi:.4g} still "
-                     f"reaches below -{margin:.4g} and above 0")
-    return entry
+    return _classify(entry, worse_now=o_hi < 0, clears=clears, enough=n >= min_outcomes,
+                     higher_is_better=higher_is_better, diff=mean, lo=lo, hi=hi, margin=margin,
+                     kind="paired interval", waiting=f"{min_outcomes} pairs ({n})")
 
 
 def decide(comparison: Comparison, arms: Mapping[str, tuple[Arm, Arm]], directions: Mapping[str, bool],
