@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -187,42 +188,23 @@ def test_the_first_verdict_stands_until_reset_and_the_webhook_is_called_once(tmp
         live.decision("nope")
 
 
-def test_a_rollback_pages_the_alert_receivers_once(tmp_path: Path) -> None:
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    got: list[dict[str, object]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        mon = _monitor(tmp_path, alerting=(
-            "alerting:\n  receivers: [{name: oncall, webhook: 'http://127.0.0.1:"
-            f"{server.server_port}/page'}}]\n  routes: [{{severity: page, receivers: [oncall]}}]\n"))
-        live = LiveComparisons(mon, notify=lambda c, doc: None)
-        _fill(mon, "7", 3000, 0.92, 3)
-        _fill(mon, "8", 3000, 0.70, 4)
-        mon.materialize()
-        for _ in range(3):
-            assert live.decision("c")["decision"] == "rollback"
-        live._notifier.drain()
-        assert len(got) == 1
-        alert = got[0]["alerts"][0]  # type: ignore[index]
-        assert alert["labels"] == {"alertname": "AssayComparisonRollback", "model": "fraud", "version": "8",
-                                   "comparison": "c", "severity": "page"}
-        assert "accuracy" in alert["annotations"]["description"]
-    finally:
-        server.shutdown()
+def test_a_rollback_pages_the_alert_receivers_once(tmp_path: Path, webhook: tuple[str, list[Any]]) -> None:
+    url, got = webhook
+    mon = _monitor(tmp_path, alerting=(
+        f"alerting:\n  receivers: [{{name: oncall, webhook: '{url}'}}]\n"
+        "  routes: [{severity: page, receivers: [oncall]}]\n"))
+    live = LiveComparisons(mon, notify=lambda c, doc: None)
+    _fill(mon, "7", 3000, 0.92, 3)
+    _fill(mon, "8", 3000, 0.70, 4)
+    mon.materialize()
+    for _ in range(3):
+        assert live.decision("c")["decision"] == "rollback"
+    live._notifier.drain()
+    assert len(got) == 1
+    alert = got[0]["alerts"][0]  # type: ignore[index]
+    assert alert["labels"] == {"alertname": "AssayComparisonRollback", "model": "fraud", "version": "8",
+                               "comparison": "c", "severity": "page"}
+    assert "accuracy" in alert["annotations"]["description"]
 
 
 def test_an_ab_test_reports_every_metric_of_the_arms_business_kpis_included(tmp_path: Path) -> None:

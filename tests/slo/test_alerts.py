@@ -4,14 +4,11 @@ Alertmanager (Debian's prometheus-alertmanager, started here), to a webhook (v4 
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -121,25 +118,6 @@ def test_fire_resend_silence_and_resolve(tmp_path: Path) -> None:
     assert [c["event"] for c in ev.evaluate() if c["labels"]["severity"] == "page"] == ["resolved"]
     assert [st for _, st, _ in rec.calls][-2:] == ["firing", "resolved"]
     mon.close()
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[Any]]]:
-    got: list[Any] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", got
-    server.shutdown()
 
 
 @pytest.fixture

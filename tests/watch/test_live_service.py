@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +17,6 @@ import pytest
 from tests.watch.conftest import ASSAY, BINARY_CONFIG, Server, make_token
 
 T0 = 1_800_000_000
-
-
-@pytest.fixture
-def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A webhook receiver on a loopback port: (URL, the JSON bodies it got)."""
-    got: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/abort", got
-    server.shutdown()
 
 
 def _comparison(url: str) -> str:
@@ -77,8 +55,8 @@ def _wait_labeled(server: Server, token: str, want: int) -> None:
 
 
 def test_decision_flagger_history_reset_and_the_rollback_hook(serve: Callable[..., Server], tmp_path: Path,
-                                                             hook: tuple[str, list[dict[str, Any]]]) -> None:
-    url, received = hook
+                                                             webhook: tuple[str, list[dict[str, Any]]]) -> None:
+    url, received = webhook
     store = f"sqlite:///{tmp_path / 'watch.sqlite'}"
     server = serve(store, _comparison(url))
     token = make_token(server.config, store, "ci", "ingest", "read")
