@@ -2,13 +2,15 @@
 cached for a few seconds, plus this process's request-latency histogram.
 
 Metric families (``assay_`` prefix, base units, bounded labels: model, version, metric, kind, SLO, window;
-never ids or free text):
+never ids or free text). The per-model gauges carry ``version`` (empty for events without one: Prometheus reads
+an empty label as absent), one series per version with events in the trailing hour, at most :data:`MAX_VERSIONS`
+(the newest by name); an SLO's ``version`` is the one it names, or empty:
 
 ==========================================  =======  =================================================================
 ``assay_predictions_total``                 counter  predictions folded by the materializer, per model
 ``assay_labels_total``                      counter  labels folded, per model
-``assay_model_metric``                      gauge    the trailing hour's metrics (``kind="realized|estimated"``)
-``assay_label_coverage_ratio``              gauge    labeled / predictions over the trailing hour
+``assay_model_metric``                      gauge    trailing hour's metrics per version (``kind="realized|estimated"``)
+``assay_label_coverage_ratio``              gauge    labeled / predictions over the trailing hour, per version
 ``assay_drift_share_ratio``                 gauge    share of the reference's columns drifting over the trailing hour
 ``assay_slo_events_total``                  counter  events of each event SLO (``_good_events_total``: the good ones)
 ``assay_slo_sli_ratio``                     gauge    each SLO's SLI over its period
@@ -39,6 +41,7 @@ from assay.watch.monitor import Monitor, NotFound
 log = logging.getLogger("assay.service")
 CACHE_SECONDS = 5.0
 TRAILING = 3600.0
+MAX_VERSIONS = 10
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -55,11 +58,11 @@ class StoreCollector(Collector):
         preds = CounterMetricFamily("assay_predictions", "Predictions folded into window states", labels=["model"])
         labels = CounterMetricFamily("assay_labels", "Labels folded into window states", labels=["model"])
         metric = GaugeMetricFamily("assay_model_metric", "A model's metrics over the trailing hour",
-                                   labels=["model", "metric", "kind"])
+                                   labels=["model", "version", "metric", "kind"])
         coverage = GaugeMetricFamily("assay_label_coverage_ratio", "Labeled share of the trailing hour's "
-                                     "predictions", labels=["model"])
+                                     "predictions", labels=["model", "version"])
         drift = GaugeMetricFamily("assay_drift_share_ratio", "Share of the reference's columns drifting over the "
-                                  "trailing hour", labels=["model"])
+                                  "trailing hour", labels=["model", "version"])
         for name in mon.contexts:
             counts = mon.store.counter_values(name)
             preds.add_metric([name], float(counts.get("folded_predictions", 0)))
@@ -69,33 +72,35 @@ class StoreCollector(Collector):
             except Exception as exc:  # one model's read must not hide the others
                 log.warning("/metrics: model %s: %s", name, exc)
         yield from (preds, labels, metric, coverage, drift)
-        sli = GaugeMetricFamily("assay_slo_sli_ratio", "SLI over the SLO's period", labels=["slo", "model"])
+        slo_labels = ["slo", "model", "version"]
+        sli = GaugeMetricFamily("assay_slo_sli_ratio", "SLI over the SLO's period", labels=slo_labels)
         budget = GaugeMetricFamily("assay_slo_error_budget_remaining_ratio", "Error budget left over the period",
-                                   labels=["slo", "model"])
+                                   labels=slo_labels)
         burn = GaugeMetricFamily("assay_slo_burn_rate", "Burn rate of the error budget over an alert window",
-                                 labels=["slo", "model", "window"])
+                                 labels=[*slo_labels, "window"])
         good_events = CounterMetricFamily("assay_slo_good_events", "Good events of an event SLO (folded)",
-                                          labels=["slo", "model"])
-        all_events = CounterMetricFamily("assay_slo_events", "Events of an event SLO (folded)", labels=["slo", "model"])
+                                          labels=slo_labels)
+        all_events = CounterMetricFamily("assay_slo_events", "Events of an event SLO (folded)", labels=slo_labels)
         for name, slo in self.slos.slos.items():
             if slo.sli.event is not None:
                 g, t = mon.store.sli_all_time(slo.model, slo.version, slo.key)
-                good_events.add_metric([name, slo.model], float(g))
-                all_events.add_metric([name, slo.model], float(t))
+                good_events.add_metric([name, slo.model, slo.version or ""], float(g))
+                all_events.add_metric([name, slo.model, slo.version or ""], float(t))
         yield from (good_events, all_events)
-        for name in self.slos.slos:
+        for name, slo in self.slos.slos.items():
             try:
                 doc = self.slos.status(name)
             except Exception as exc:
                 log.warning("/metrics: SLO %s: %s", name, exc)
                 continue
+            own = [name, doc["model"], slo.version or ""]
             if doc["sli_value"] is not None:
-                sli.add_metric([name, doc["model"]], doc["sli_value"])
+                sli.add_metric(own, doc["sli_value"])
             if doc["error_budget"]["remaining"] is not None:
-                budget.add_metric([name, doc["model"]], doc["error_budget"]["remaining"])
+                budget.add_metric(own, doc["error_budget"]["remaining"])
             for r in doc["burn_rates"]:
                 if r["burn_rate"] is not None:
-                    burn.add_metric([name, doc["model"], r["window"]], r["burn_rate"])
+                    burn.add_metric([*own, r["window"]], r["burn_rate"])
         yield from (sli, budget, burn)
         behind_p, behind_l, age = mon.store.lag()
         lag = GaugeMetricFamily("assay_materialization_lag_seconds", "Age of the oldest event not yet folded")
@@ -110,26 +115,25 @@ class StoreCollector(Collector):
                        drift: GaugeMetricFamily) -> None:
         mon = self.monitor
         ctx = mon.contexts[name]
-        if ctx.eval_config is not None:
-            doc = mon.metrics(name, now - TRAILING, now)
-            for key, entry in doc.get("metrics", {}).items():
-                value = entry.get("value") if isinstance(entry, dict) else None
-                if isinstance(value, int | float) and math.isfinite(value):
-                    metric.add_metric([name, key, "realized"], float(value))
-            for key, entry in (doc.get("estimated") or {}).items():
-                value = entry.get("value") if isinstance(entry, dict) else None
-                if isinstance(value, int | float) and math.isfinite(value):
-                    metric.add_metric([name, key, "estimated"], float(value))
-            cov = doc.get("label_coverage")
-            if isinstance(cov, int | float):
-                coverage.add_metric([name], float(cov))
-        if ctx.reference is not None:
-            try:
-                share = mon.drift(name, now - TRAILING, now).get("drifted_share")
-            except NotFound:  # no predictions in the trailing hour: no drift to report
-                return
-            if isinstance(share, int | float):
-                drift.add_metric([name], float(share))
+        for version in mon.versions_between(name, now - TRAILING, now)[-MAX_VERSIONS:]:
+            labels = [name, version]
+            if ctx.eval_config is not None:
+                doc = mon.metrics(name, now - TRAILING, now, version=version)
+                for kind, entries in (("realized", doc.get("metrics")), ("estimated", doc.get("estimated"))):
+                    for key, entry in (entries or {}).items():
+                        value = entry.get("value") if isinstance(entry, dict) else None
+                        if isinstance(value, int | float) and math.isfinite(value):
+                            metric.add_metric([*labels, key, kind], float(value))
+                cov = doc.get("label_coverage")
+                if isinstance(cov, int | float):
+                    coverage.add_metric(labels, float(cov))
+            if ctx.reference is not None:
+                try:
+                    share = mon.drift(name, now - TRAILING, now, version=version).get("drifted_share")
+                except NotFound:  # no predictions of this version in the trailing hour: no drift to report
+                    continue
+                if isinstance(share, int | float):
+                    drift.add_metric(labels, float(share))
 
 
 class Exposition:

@@ -65,6 +65,7 @@ def _variables(builder: dashboard.Dashboard, model: str) -> dashboard.Dashboard:
 def build(config: WatchConfig, slos: dict[str, SLO], model: str, view: str) -> dict[str, Any]:
     """One dashboard's JSON (a dict)."""
     m = '{model="$model"}'
+    mv = '{model="$model",version=~"$version"}'  # the per-version gauges (SLO panels stay per model)
     title = {"executive": "executive", "on-call": "on-call", "debug": "debug"}[view]
     b = (dashboard.Dashboard(f"assay · {model} · {title}").uid(_uid(model, view))
          .tags(["assay", "generated", model, view]).refresh("1m").time("now-24h", "now").editable())
@@ -73,9 +74,10 @@ def build(config: WatchConfig, slos: dict[str, SLO], model: str, view: str) -> d
     if view == "executive":
         b = b.with_row(dashboard.Row("Quality"))
         b = b.with_panel(_ts("Headline metrics (realized and estimated, trailing hour)", "percentunit",
-                             _q('assay_model_metric{model="$model",kind="realized"}', "{{metric}} realized"),
-                             _q('assay_model_metric{model="$model",kind="estimated"}', "{{metric}} estimated",
-                                "B")))
+                             _q('assay_model_metric{model="$model",version=~"$version",kind="realized"}',
+                                "{{metric}} realized {{version}}"),
+                             _q('assay_model_metric{model="$model",version=~"$version",kind="estimated"}',
+                                "{{metric}} estimated {{version}}", "B")))
         b = b.with_row(dashboard.Row("Error budgets"))
         b = b.with_panel(_ts("Error budget remaining", "percentunit",
                              _q(f"assay_slo_error_budget_remaining_ratio{m}", "{{slo}}"), span=8))
@@ -94,7 +96,7 @@ def build(config: WatchConfig, slos: dict[str, SLO], model: str, view: str) -> d
                     f'rate(assay_slo_events_total{{slo="{s.name}"}}[5m])', s.name), span=6))
         b = b.with_row(dashboard.Row("Health"))
         b = b.with_panel(_ts("Label coverage (trailing hour)", "percentunit",
-                             _q(f"assay_label_coverage_ratio{m}", "coverage"), span=6))
+                             _q(f"assay_label_coverage_ratio{mv}", "coverage {{version}}"), span=6))
         b = b.with_panel(_ts("Materialization lag", "s", _q("assay_materialization_lag_seconds", "lag"), span=6))
         b = b.with_panel(_ts("Service latency p95 by route", "s", _q(
             "histogram_quantile(0.95, sum by (le, route) (rate(assay_http_request_duration_seconds_bucket"
@@ -102,12 +104,14 @@ def build(config: WatchConfig, slos: dict[str, SLO], model: str, view: str) -> d
     else:
         b = b.with_row(dashboard.Row("Metrics"))
         b = b.with_panel(_ts("Every realized metric (trailing hour)", "none",
-                             _q('assay_model_metric{model="$model",kind="realized"}', "{{metric}}")))
+                             _q('assay_model_metric{model="$model",version=~"$version",kind="realized"}',
+                                "{{metric}} {{version}}")))
         b = b.with_panel(_ts("Every estimated metric (trailing hour)", "none",
-                             _q('assay_model_metric{model="$model",kind="estimated"}', "{{metric}}")))
+                             _q('assay_model_metric{model="$model",version=~"$version",kind="estimated"}',
+                                "{{metric}} {{version}}")))
         b = b.with_row(dashboard.Row("Inputs"))
         b = b.with_panel(_ts("Share of the reference's columns drifting", "percentunit",
-                             _q(f"assay_drift_share_ratio{m}", "drift share")))
+                             _q(f"assay_drift_share_ratio{mv}", "drift share {{version}}")))
         b = b.with_panel(_ts("Events behind the materializer", "none",
                              _q("assay_materialization_lag_events", "{{table}}")))
     encoded = JSONEncoder(sort_keys=True).encode(b.build())

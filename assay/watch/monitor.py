@@ -32,6 +32,7 @@ from assay.watch.events import BatchError, parse_time, prepare_labels, prepare_p
 from assay.watch.materialize import Materializer, PassResult, window_start
 from assay.watch.query import (
     STATUS_SCHEMA,
+    cover,
     iso,
     range_info,
     range_states,
@@ -42,6 +43,7 @@ from assay.watch.query import (
 from assay.watch.window import ModelContext, merge_all
 
 MAX_STEPS = 10_000
+MAX_SCAN = 50_000  # predictions read by one look for flagged events
 
 
 class UnknownModel(AssayError):
@@ -165,6 +167,13 @@ class Monitor:
         return run_document(ctx, state, versions=sorted(per) or ([version] if version else []), start=lo, end=hi,
                             asked=asked, now=self.now())
 
+    def versions_between(self, model: str, start: float, end: float) -> list[str]:
+        """The versions (``""``: events without one) with a window in ``[start, end)`` widened to whole windows."""
+        self.context(model)
+        lo, hi = widen(start, end, self.window)
+        return sorted({v for level, a, b in cover(lo, hi, self.window)
+                       for v, _, _ in self.store.window_rows(model, None, level, a, b)})
+
     def series(self, model: str, start: Any, end: Any, *, step: Any, version: str | None = None,
                segment: str | None = None) -> dict[str, Any]:
         from assay.watch.config import parse_duration
@@ -236,10 +245,40 @@ class Monitor:
                                                      "row": json.loads(label.payload)},
                 "pending": not preds}
 
+    def flagged(self, model: str, start: Any, end: Any, *, limit: int = 20, scan: float = 3600.0,
+                version: str | None = None) -> dict[str, Any]:
+        """The newest predictions of the range flagged out of distribution (their stored, redacted rows and the
+        features that were out of the reference's range), looked for in the range's last ``scan`` seconds."""
+        ctx = self.context(model)
+        if ctx.reference is None or not ctx.model.features:
+            raise InputError(f"model {model!r}: expected `features:` and `reference: {{profile: ...}}` in the config "
+                             "to flag out-of-distribution inputs, found none. Fix: add them to the model")
+        if not 1 <= limit <= 1000:
+            raise InputError(f"limit: expected 1 to 1000 events, found {limit}. Fix: ask for fewer")
+        lo, hi, asked = self._range(start, end)
+        since = max(lo, hi - scan)
+        stored = sorted(self.store.predictions_between(model, since, hi, version=version),
+                        key=lambda p: (p.event_time, p.tx, p.seq), reverse=True)[:MAX_SCAN]
+        rows = [json.loads(p.payload) for p in stored]
+        per = ctx.ood_columns(rows) if rows else {}
+        events = []
+        for i, (p, row) in enumerate(zip(stored, rows, strict=True)):
+            out = [c for c, flags in per.items() if flags[i]]
+            if out:
+                events.append({"id": p.id, "version": p.version or None, "timestamp": iso(p.event_time),
+                               "columns": out, "row": {k: v for k, v in row.items() if k != "_text"}})
+                if len(events) == limit:
+                    break
+        return {"model": model, "flag": "ood", "range": range_info(lo, hi, asked),
+                "scanned": {"from": iso(since), "to": iso(hi), "predictions": len(stored),
+                            "capped": len(stored) == MAX_SCAN},
+                "events": events}
+
     def models(self) -> list[dict[str, Any]]:
         return [{"name": n, "task": c.model.task, "labeled": c.labeled, "segments": c.model.segments,
                  "versions": [v or None for v in self.store.versions(n)],
-                 "estimation": c.calibrator is not None, "drift": c.reference is not None}
+                 "estimation": c.calibrator is not None, "drift": c.reference is not None,
+                 "ood": c.reference is not None and bool(c.model.features)}
                 for n, c in self.contexts.items()]
 
 

@@ -339,8 +339,17 @@ class ModelContext:
         return TrafficState.empty(tuple(m.text), inputs=inputs)
 
     def _ood(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        assert self.reference is not None
         out = np.zeros(len(rows), dtype=bool)
+        for flags in self.ood_columns(rows).values():
+            out |= flags
+        return out
+
+    def ood_columns(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        """Per feature, which rows are out of the reference's distribution: a number outside the reference's
+        [min, max], or a category the reference never saw (payloads decoded; features without a usable reference
+        state are left out)."""
+        assert self.reference is not None
+        out: dict[str, np.ndarray] = {}
         for c in self.model.features:
             state = self.reference.columns.get(c)
             values = [r.get(c) for r in rows]
@@ -348,10 +357,10 @@ class ModelContext:
                 x = np.array([np.nan if not isinstance(v, (int, float)) or isinstance(v, bool) else float(v)
                               for v in values])
                 with np.errstate(invalid="ignore"):
-                    out |= (x < state.moments.min) | (x > state.moments.max)
+                    out[c] = (x < state.moments.min) | (x > state.moments.max)
             elif isinstance(state, CategoricalState) and not state.truncated:
                 known = state.counts
-                out |= np.array([v is not None and str(v) not in known for v in values], dtype=bool)
+                out[c] = np.array([v is not None and str(v) not in known for v in values], dtype=bool)
         return out
 
     def _profile(self, rows: Sequence[Mapping[str, Any]]) -> Profile:

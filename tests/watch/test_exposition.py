@@ -39,8 +39,10 @@ def test_metrics_pass_promtool_and_hold_the_store_numbers(serve: Callable[..., S
     now = time.time()
     n = 300
     y = rng.integers(0, 2, n)
-    events = [{"id": f"e{i}", "timestamp": now - 1200 + i, "score": float(0.8 if y[i] else 0.2), "latency_s": 0.05,
-               "amount": 1.0, "country": "DE"} for i in range(n)]
+    events = [{"id": f"e{i}", "timestamp": now - 1200 + i, "latency_s": 0.05, "amount": 1.0, "country": "DE",
+               # v1 always right, v2 always wrong: each version's series holds its own numbers
+               "score": float(0.8 if y[i] == (i % 3 != 0) else 0.2), "version": "v2" if i % 3 == 0 else "v1"}
+              for i in range(n)]
     assert httpx.post(f"{server.url}/v1/models/fraud/predictions", json={"events": events}, headers=h,
                       timeout=30).status_code == 200
     assert httpx.post(f"{server.url}/v1/models/fraud/labels", json={"events": [
@@ -59,12 +61,18 @@ def test_metrics_pass_promtool_and_hold_the_store_numbers(serve: Callable[..., S
         time.sleep(1.0)  # the rendering is cached for a few seconds
     assert fams["assay_predictions_total"] == [({"model": "fraud"}, float(n))]
     assert fams["assay_labels_total"] == [({"model": "fraud"}, float(n))]
-    realized = {lab["metric"]: v for lab, v in fams["assay_model_metric"] if lab["kind"] == "realized"}
-    assert realized["accuracy"] == pytest.approx(1.0) and "roc_auc" in realized
-    assert fams["assay_label_coverage_ratio"] == [({"model": "fraud"}, 1.0)]
-    assert fams["assay_slo_sli_ratio"] == [({"slo": "fraud-latency", "model": "fraud"}, 1.0)]
-    assert fams["assay_slo_events_total"] == [({"slo": "fraud-latency", "model": "fraud"}, float(n))]
-    assert fams["assay_slo_good_events_total"] == [({"slo": "fraud-latency", "model": "fraud"}, float(n))]
+    # the per-model gauges have one series per version (the Grafana dashboards' version variable lists them)
+    realized = {(lab["version"], lab["metric"]): v for lab, v in fams["assay_model_metric"]
+                if lab["kind"] == "realized"}
+    assert {v for v, _ in realized} == {"v1", "v2"}
+    assert realized["v1", "accuracy"] == pytest.approx(1.0) and realized["v2", "accuracy"] == pytest.approx(0.0)
+    assert ("v2", "roc_auc") in realized
+    assert sorted(fams["assay_label_coverage_ratio"], key=str) == [({"model": "fraud", "version": "v1"}, 1.0),
+                                                                   ({"model": "fraud", "version": "v2"}, 1.0)]
+    slo = {"slo": "fraud-latency", "model": "fraud", "version": ""}  # the SLO names no version: all of them
+    assert fams["assay_slo_sli_ratio"] == [(slo, 1.0)]
+    assert fams["assay_slo_events_total"] == [(slo, float(n))]
+    assert fams["assay_slo_good_events_total"] == [(slo, float(n))]
     # every alert window with events (the last 5 minutes have none: no data is no sample, never a 0)
     assert {lab["window"] for lab, _ in fams["assay_slo_burn_rate"]} == {"1h", "6h", "30m", "1d", "2h", "3d"}
     assert any(lab.get("route") == "/v1/models/{model}/predictions"

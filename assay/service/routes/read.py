@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -49,6 +49,17 @@ async def metrics(model: str, monitor: MonitorDep, _: Read, start: From, end: To
 async def drift(model: str, monitor: MonitorDep, _: Read, start: From, end: To,
                 version: Version = None) -> DocumentResponse:
     return DocumentResponse(await run_in_threadpool(lambda: monitor.drift(model, start, end, version=version)))
+
+
+@router.get("/{model}/events", response_model=Document, responses=ERRORS,
+            summary="The newest predictions of the range flagged out of distribution (redacted)")
+async def flagged(model: str, monitor: MonitorDep, _: Read, start: From, end: To, version: Version = None,
+                  flag: Annotated[Literal["ood"], Query(description="which events: ood (out of the reference's "
+                                                                    "range)")] = "ood",
+                  limit: Annotated[int, Query(ge=1, le=1000, description="at most this many events")] = 20,
+                  ) -> DocumentResponse:
+    return DocumentResponse(await run_in_threadpool(lambda: monitor.flagged(model, start, end, limit=limit,
+                                                                            version=version)))
 
 
 @router.get("/{model}/events/{event_id}", response_model=Document, responses=ERRORS,
