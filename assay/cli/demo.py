@@ -10,15 +10,28 @@ from assay.errors import ConfigError
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("demo", help="train two models on a bundled dataset and evaluate both end to end",
+    p = sub.add_parser("demo", help="train two models on a bundled dataset and evaluate both end to end; "
+                       "`assay demo watch`: a monitoring service with a day of traffic and a regression",
                        description="Train a logistic regression and a gradient-boosted model on scikit-learn's "
                        "bundled breast-cancer data, evaluate both with slices, fairness and calibration, and "
                        "write run documents, item sidecars and HTML reports; then profile the training features and "
                        "check the held-out half (no shift) and a referred subset (larger tumours) for drift; last, "
-                       "replay the held-out rows through the watch service's Monitor as a day of production traffic.")
-    p.add_argument("--out", default="assay-demo", help="folder for the outputs (default: ./assay-demo)")
+                       "replay the held-out rows through the watch service's Monitor as a day of production traffic. "
+                       "`assay demo watch` instead starts `assay serve` on a temporary SQLite store, replays a day "
+                       "of synthetic traffic onto the last 24 hours (a covariate shift 3 hours before now, an "
+                       "accuracy regression 2 hours before now), and prints the dashboard's address, a token and the "
+                       "alerts that fired.")
+    p.add_argument("what", nargs="?", choices=["watch"], help="watch: the monitoring-service demo")
+    p.add_argument("--out", default=None,
+                   help="folder for the outputs (default: ./assay-demo; for `watch`, a new temporary folder)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
+    w = p.add_argument_group("assay demo watch")
+    w.add_argument("--port", type=int, default=0, help="port of the service on 127.0.0.1 (default: a free one)")
+    w.add_argument("--serve-for", type=float, default=None, metavar="SECONDS",
+                   help="keep serving this long after the replay, then stop (default: until Ctrl-C; 0: stop at "
+                   "once)")
+    w.add_argument("--per-minute", type=int, default=20, help="events per minute of the replayed day (20)")
     p.set_defaults(handler=run)
 
 
@@ -81,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
     from assay.evaluation import evaluate
     from assay.report.html import render_run, write_html
 
-    out = Path(args.out)
+    if args.what == "watch":
+        from assay.cli.demo_watch import run_watch
+
+        return run_watch(args)
+    out = Path(args.out or "assay-demo")
     out.mkdir(parents=True, exist_ok=True)
     console = make_console(quiet=args.quiet)
     tables, info = build_table(args.seed)
