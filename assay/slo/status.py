@@ -167,8 +167,11 @@ class SLOs:
             out.append({"start": iso(s), "good": g, "total": t, "sli": g / t if t else None})
         return out
 
-    def all(self) -> list[dict[str, Any]]:
-        return [self.status(name) for name in self.slos]
+    def all(self, model: str | None = None) -> list[dict[str, Any]]:
+        """Every SLO's status, or only those of ``model`` (an unknown model is a :class:`NotFound`)."""
+        if model is not None:
+            self.monitor.context(model)
+        return [self.status(name) for name, slo in self.slos.items() if model is None or slo.model == model]
 
 
 def _steps(lo: float, hi: float, step: float) -> list[float]:

@@ -23,8 +23,10 @@ SLOsDep = Annotated[SLOs, Depends(get_slos)]
 
 
 @router.get("", responses=ERRORS, summary="Every SLO: SLI, budget remaining, burn rates, alert conditions")
-async def list_slos(slos: SLOsDep, _: Read) -> dict[str, Any]:
-    return {"slos": await run_in_threadpool(slos.all), "warnings": slos.warnings}
+async def list_slos(slos: SLOsDep, _: Read,
+                    model: Annotated[str | None, Query(description="only the SLOs of this model")] = None,
+                    ) -> dict[str, Any]:
+    return {"slos": await run_in_threadpool(slos.all, model), "warnings": slos.warnings}
 
 
 @router.get("/{name}", response_model=Document, responses=ERRORS,

@@ -99,7 +99,7 @@
     const q = `from=${r.from}&to=${r.to}`;
     const [doc, run, slos] = await Promise.all([
       api(`/v1/models/${enc(model)}/metrics?${q}&step=${r.step}`),
-      api(`/v1/models/${enc(model)}/metrics?${q}`).catch(() => null), api("/v1/slos")]);
+      api(`/v1/models/${enc(model)}/metrics?${q}`).catch(() => null), api(`/v1/slos?model=${enc(model)}`)]);
     const names = Object.keys((doc.windows.find(w => Object.keys(w.metrics || {}).length) || {metrics: {}}).metrics);
     const head = ["roc_auc", "accuracy", "mae", "f1"].find(n => names.includes(n)) || names[0];
     chartCard(root, `${head || "metric"}: realized and estimated, with intervals`, body =>
