@@ -116,7 +116,7 @@ def population_binary(d: float, bins: int = 10, grid: int = 400_001) -> Populati
     ece = 0.0
     for k in range(bins):
         m = (b == k).astype(np.float64)
-        mass1, mass0 = pi * integral(f1 * m), (1 - pi) * integral(f0 * m)
+        mass1 = pi * integral(f1 * m)  # the positives in the bin: the sum of outcomes
         conf = pi * integral(f1 * m * s) + (1 - pi) * integral(f0 * m * s)
         ece += abs(mass1 - conf)
     out["ece"] = out["ece_debiased"] = ece
