@@ -317,7 +317,8 @@ def hall_skew(
     """
     mean = np.asarray(mean, dtype=np.float64)
     se = np.asarray(se, dtype=np.float64)
-    a = np.asarray(skew, dtype=np.float64) / np.sqrt(np.asarray(n, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.asarray(skew, dtype=np.float64) / np.sqrt(np.asarray(n, dtype=np.float64))
     a = np.where(np.isfinite(a), a, 0.0)
 
     def inverse(u: float) -> np.ndarray:
