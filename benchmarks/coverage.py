@@ -3,7 +3,7 @@
 
 Run from the repository root (``nice``: the machine is shared)::
 
-    nice -n 10 .venv/bin/python benchmarks/coverage.py                  # 300 replications per cell, every task
+    nice -n 10 .venv/bin/python benchmarks/coverage.py                  # 300 replications per cell (binary)
     nice -n 10 .venv/bin/python benchmarks/coverage.py --quick          # 60 replications, n in {50, 200}
     nice -n 10 .venv/bin/python benchmarks/coverage.py --reps 100 --only binary --out /tmp/cov.json
     nice -n 10 .venv/bin/python benchmarks/coverage.py --before benchmarks/results/coverage-before.json
@@ -255,7 +255,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=None, help="replications per cell (default 300; quick 60)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--sizes", default="", help="comma-separated sample sizes (default 50,200,1000,10000)")
-    parser.add_argument("--only", default="binary", help="comma-separated tasks (default: all)")
+    parser.add_argument("--only", default="binary", help="comma-separated tasks (only binary so far)")
     parser.add_argument("--out", default=None, help="JSON path (the HTML page goes beside it)")
     parser.add_argument("--before", default=None, help="an earlier JSON to draw dashed in the plots")
     args = parser.parse_args()
