@@ -16,9 +16,10 @@ from assay.metrics.classification import binary_metrics, multiclass_metrics
 from assay.metrics.estimate import Estimate
 from assay.metrics.fairness import disparities
 from assay.metrics.roc import curves, rank_metrics
-from assay.stats.intervals import logit_normal, normal, z_value
+from assay.stats.intervals import mann_whitney_score, normal, wilson, z_value
 
 Entry = dict[str, Any]
+LOG_LOSS_MAX = -float(np.log(np.finfo(np.float64).eps))  # a row's log loss at the clip (probabilities at eps)
 
 
 def _undefined(n: int, reason: str, name: str, task: str) -> Entry:
@@ -28,8 +29,10 @@ def _undefined(n: int, reason: str, name: str, task: str) -> Entry:
 
 def bundle_metrics(bundle: Bundle, config: EvalConfig, classes: list[str], *,
                    ece_replicates: int = 1000) -> dict[Hashable, dict[str, Entry]]:
-    """Every metric of every group of one grouping: ``{group key: {metric name: entry}}`` (``ece_replicates``: the
-    cell resamples of ECE's interval)."""
+    """Every metric of every group of one grouping: ``{group key: {metric name: entry}}``.
+
+    ``ece_replicates`` no longer changes anything: ECE's interval stopped resampling (it is computed from the bins,
+    see :mod:`assay.metrics.calibration`); the argument stays for callers that still pass it (``assay.watch``)."""
     z = z_value(config.confidence)
     freq = config.weight_kind == "frequency"
     task = config.task
@@ -50,24 +53,25 @@ def bundle_metrics(bundle: Bundle, config: EvalConfig, classes: list[str], *,
         for name, est in ests.items():
             put(keys, name, est)
         if bundle.means is not None:
-            put(bundle.means.groups, "log_loss", bundle.means.estimate("log_loss", z, frequency=freq, lower=0.0))
+            put(bundle.means.groups, "log_loss", bundle.means.estimate("log_loss", z, frequency=freq, lower=0.0,
+                                                                       upper=LOG_LOSS_MAX))
             if task == "binary":
                 put(bundle.means.groups, "brier",
-                    bundle.means.estimate("brier", z, frequency=freq, lower=0.0, upper=1.0))
+                    bundle.means.estimate("brier", z, frequency=freq, lower=0.0, upper=1.0, bounded=True))
         if bundle.calibration is not None:
-            put(bundle.calibration.groups, "ece", bundle.calibration.ece(z, seed=config.seed, frequency=freq,
-                                                                      replicates=ece_replicates))
+            put(bundle.calibration.groups, "ece", bundle.calibration.ece(z, frequency=freq))
+            put(bundle.calibration.groups, "ece_debiased", bundle.calibration.ece_debiased(z, frequency=freq))
         if bundle.scores is not None and task == "binary":
             r = rank_metrics(bundle.scores, frequency_weights=freq)
-            lo, hi = normal(r.auc, r.auc_se, z, 0.0, 1.0)
+            lo, hi = mann_whitney_score(r.auc, r.n_pos, r.n_neg, z, r.auc_se)
             n_rows = np.zeros(len(bundle.scores.groups), np.int64)
             if conf.groups == bundle.scores.groups:
                 n_rows = rows
             put(bundle.scores.groups, "roc_auc",
-                Estimate(r.auc, r.auc_se, lo, hi, n_rows, "delong", _rank_reasons(r), r.auc_bound))
-            ap_lo, ap_hi, ap_se = logit_normal(r.average_precision, r.n_pos, z)
+                Estimate(r.auc, r.auc_se, lo, hi, n_rows, "score-newcombe", _rank_reasons(r), r.auc_bound))
+            ap_lo, ap_hi, ap_se = wilson(r.average_precision, r.n_pos, z)
             put(bundle.scores.groups, "average_precision",
-                Estimate(r.average_precision, ap_se, ap_lo, ap_hi, n_rows, "logit",
+                Estimate(r.average_precision, ap_se, ap_lo, ap_hi, n_rows, "wilson-boyd",
                          ["no row has the positive label" if not p > 0 else None for p in r.positives],
                          r.ap_bound))
         if bundle.scores is not None and task == "multiclass":

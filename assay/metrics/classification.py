@@ -2,8 +2,19 @@
 
 - Proportions (accuracy, precision, recall, specificity, FPR, FNR, selection rate): Wilson score interval on the
   effective number of rows in the denominator (Kish, or the summed weights for frequency weights).
-- Smooth functions of the cells (F1, MCC, balanced accuracy, macro and weighted averages): delta method on the
-  multinomial cell proportions, gradient by central differences, normal interval clipped to the metric's range.
+- F1: the Wilson interval of the Jaccard index ``J = TP / (TP + FP + FN)`` (a proportion of the rows in those three
+  cells) mapped through the increasing ``F1 = 2J / (1 + J)``: a score interval, exact in its transformation.
+- Balanced accuracy (binary): MOVER (Zou and Donner 2008) over the Wilson intervals of recall and specificity.
+- MCC (binary): ``MCC^2 = informedness x markedness`` (Powers 2011), informedness ``= TPR + TNR - 1`` and markedness
+  ``= PPV + NPV - 1``, each a sum of two conditionally independent proportions with a MOVER-Wilson interval; the two
+  are positively dependent, so their ends are combined comonotonically: ``[g(L_inf, L_mk), g(U_inf, U_mk)]`` with
+  ``g`` the signed geometric mean (the widest combination for any dependence, on the log scale).
+- Other smooth functions of the cells (macro and weighted averages): delta method on the multinomial cell
+  proportions plus a pseudo-count (half a row per class spread over a row of cells), on the logit scale, then
+  widened to hold the plug-in value. At the boundary (a perfect confusion matrix) none of these is a point, where
+  the plain delta method's variance is 0.
+- The reported ``se`` of every cell function is its delta-method standard error at the pseudo-count cells (never 0
+  on a finite sample).
 
 Undefined cases return NaN and a reason (assay's deliberate deviation from scikit-learn's zero-division 0):
 precision with no predicted positives, MCC with an empty margin, one-class data for balanced accuracy, and so on.
@@ -17,7 +28,7 @@ import numpy as np
 
 from assay.metrics.confusion import ConfusionState
 from assay.metrics.estimate import Estimate, reasons_from
-from assay.stats.intervals import kish_ess, normal, wilson
+from assay.stats.intervals import including, kish_ess, mover_mean, transformed_delta, wilson
 
 CellFn = Callable[[np.ndarray], np.ndarray]
 
@@ -60,33 +71,45 @@ def delta(
     reasons: list[str | None],
     lower: float = 0.0,
     upper: float = 1.0,
-    step: float = 1e-6,
+    *,
+    pseudo: float | None = None,
 ) -> Estimate:
-    """A smooth, scale-free function of the cells with a delta-method interval.
+    """A smooth, scale-free function of the cells with a delta-method interval on a transformed scale.
 
     ``fn`` maps counts ``(groups, K, K)`` to values ``(groups,)`` and must be homogeneous of degree 0 (a function of
-    the cell proportions), as every confusion metric is.
+    the cell proportions), as every confusion metric is. The value is ``fn`` of the observed cells; the standard
+    error and the interval are taken at the cells plus ``pseudo`` rows each (default ``1 / (2K)``: half a row per
+    class), on Fisher's z scale when the range is [-1, 1] and the logit scale when it is [0, 1], and the interval is
+    widened to hold the value.
     """
     counts = state.counts
     n_groups, k = counts.shape[0], counts.shape[1]
+    a = 1.0 / (2 * k) if pseudo is None else pseudo
     total = counts.sum(axis=(1, 2))
     n_eff = effective_n(total, state.sq.sum(axis=(1, 2)), frequency)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = counts / np.where(total > 0, total, 1.0)[:, None, None]
         value = fn(p)
-        grad = np.zeros_like(p)
+        n_tilde = n_eff + a * k * k
+        pt = (p * n_eff[:, None, None] + a) / np.where(n_tilde > 0, n_tilde, 1.0)[:, None, None]
+        centre = fn(pt)
+        # the gradient by complex steps (Squire and Trapp 1998): exact to rounding, where central differences would
+        # magnify the rounding of the pseudo-count cells by 1 / step
+        grad = np.zeros_like(pt)
+        h = 1e-30
         for t in range(k):
             for q in range(k):
-                up, down = p.copy(), p.copy()
-                up[:, t, q] += step
-                down[:, t, q] -= step
-                grad[:, t, q] = (fn(up) - fn(down)) / (2 * step)
-        mean_g = (p * grad).sum(axis=(1, 2))
-        var = np.maximum((p * grad * grad).sum(axis=(1, 2)) - mean_g**2, 0.0)
-        se = np.sqrt(var / np.where(n_eff > 0, n_eff, np.nan))
+                bumped = pt.astype(np.complex128)
+                bumped[:, t, q] += 1j * h
+                grad[:, t, q] = fn(bumped).imag / h
+        mean_g = (pt * grad).sum(axis=(1, 2))
+        var = np.maximum((pt * grad * grad).sum(axis=(1, 2)) - mean_g**2, 0.0)
+        se = np.sqrt(var / np.where(n_eff > 0, n_tilde, np.nan))
     value = np.where(np.isfinite(value), value, np.nan)
-    lo, hi = normal(value, se, z, lower, upper)
-    return Estimate(value, se, lo, hi, state.rows.sum(axis=(1, 2)), "delta", reasons[:n_groups])
+    scale = "atanh" if lower < 0 else "logit"
+    lo, hi = including(*transformed_delta(centre, se, z, scale), value)
+    lo, hi = np.clip(lo, lower, upper), np.clip(hi, lower, upper)
+    return Estimate(value, se, lo, hi, state.rows.sum(axis=(1, 2)), f"delta-{scale}", reasons[:n_groups])
 
 
 # -- binary ---------------------------------------------------------------------------------------------------------
@@ -154,12 +177,20 @@ def binary_metrics(state: ConfusionState, z: float, frequency: bool) -> dict[str
         [(empty, "no rows"), (no_pos, "no row has the positive label"), (no_neg, "no row has the negative label")],
         size,
     )
-    out["balanced_accuracy"] = delta(state, BINARY_CELL_METRICS["balanced_accuracy"], z, frequency, one_class)
+    ba = delta(state, BINARY_CELL_METRICS["balanced_accuracy"], z, frequency, one_class, pseudo=0.5)
+    rec, spec = out["recall"], out["specificity"]
+    ba.low, ba.high = mover_mean([rec.value, spec.value], [rec.low, spec.low], [rec.high, spec.high])
+    ba.method = "mover-wilson"
+    out["balanced_accuracy"] = ba
     f1_reasons = reasons_from(
         [(empty, "no rows"), (tp + fp + fn <= 0, "no positive rows and no positive predictions: F1 is 0/0")], size
     )
-    out["f1"] = delta(state, BINARY_CELL_METRICS["f1"], z, frequency, f1_reasons)
-    out["mcc"] = delta(
+    f1 = delta(state, BINARY_CELL_METRICS["f1"], z, frequency, f1_reasons, pseudo=0.5)
+    jaccard = proportion(state, [TP], [TP, FP, FN], z, frequency, "F1 is 0/0")
+    f1.low, f1.high = 2 * jaccard.low / (1 + jaccard.low), 2 * jaccard.high / (1 + jaccard.high)
+    f1.method = "wilson-jaccard"
+    out["f1"] = f1
+    mcc = delta(
         state,
         BINARY_CELL_METRICS["mcc"],
         z,
@@ -175,8 +206,24 @@ def binary_metrics(state: ConfusionState, z: float, frequency: bool) -> dict[str
             size,
         ),
         lower=-1.0,
+        pseudo=0.5,
     )
+    npv = proportion(state, [TN], [TN, FN], z, frequency, "no row is predicted negative")
+    ppv = out["precision"]
+    inf_lo, inf_hi = mover_mean([rec.value, spec.value], [rec.low, spec.low], [rec.high, spec.high])
+    mk_lo, mk_hi = mover_mean([ppv.value, npv.value], [ppv.low, npv.low], [ppv.high, npv.high])
+    mcc.low, mcc.high = including(_signed_geometric(2 * inf_lo - 1, 2 * mk_lo - 1),
+                                  _signed_geometric(2 * inf_hi - 1, 2 * mk_hi - 1), mcc.value)
+    mcc.method = "wilson-geometric"
+    out["mcc"] = mcc
     return _undefined_where_reasoned(out)
+
+
+def _signed_geometric(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sign * sqrt(|a b|)`` where ``a`` and ``b`` share a sign, else 0: the geometric mean extended to a function
+    increasing in each argument (MCC from informedness and markedness, which share the sign of ``TP TN - FP FN``)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(a * b >= 0, np.sign(a + b) * np.sqrt(np.abs(a * b)), 0.0)
 
 
 # -- multiclass -----------------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def binary_states(
     totals = np.zeros((3, g))  # rows, weight, squared weight per group
     s1 = np.zeros((2, g))  # [quantity, group]: log loss, Brier
     s2 = np.zeros((2, g))
+    s3 = np.zeros((2, g))
     b = bins or 1
     cal = np.zeros((5, g * b))  # [weight, confidence, positives, rows, squares; group * bins + bin]
     eps = np.finfo(np.float64).eps
@@ -106,10 +107,12 @@ def binary_states(
         wloss = count * loss
         by_group.add(s1[0], wloss)
         by_group.add(s2[0], np.multiply(wloss, loss, out=wloss))
+        by_group.add(s3[0], np.multiply(wloss, loss, out=wloss))
         np.multiply(miss, miss, out=miss)
         wsq = count * miss
         by_group.add(s1[1], wsq)
         by_group.add(s2[1], np.multiply(wsq, miss, out=wsq))
+        by_group.add(s3[1], np.multiply(wsq, miss, out=wsq))
         if mixed.size:
             both = BlockCells(group[mixed])
             loss0 = -np.log(np.clip(1.0 - v[mixed], eps, 1 - eps))
@@ -117,8 +120,10 @@ def binary_states(
             w = neg[mixed]
             both.add(s1[0], w * loss0)
             both.add(s2[0], w * loss0 * loss0)
+            both.add(s3[0], w * loss0 * loss0 * loss0)
             both.add(s1[1], w * sq0)
             both.add(s2[1], w * sq0 * sq0)
+            both.add(s3[1], w * sq0 * sq0 * sq0)
         if by_group.single:
             edges = np.concatenate([[0], np.searchsorted(v, bin_edges), [v.size]])
             binned = BlockCells.from_edges(first * bins, edges)
@@ -143,7 +148,7 @@ def binary_states(
     if bins is None:
         return confusion, None, None
     means = MeanState(BINARY_MEANS, groups, np.rint(totals[0]).astype(np.int64), totals[1], totals[2].copy(),
-                      s1.T.copy(), s2.T.copy())
+                      s1.T.copy(), s2.T.copy(), s3.T.copy())
     shape = (g, bins)
     calibration = CalibrationState(bins, groups, np.rint(cal[3]).reshape(shape).astype(np.int64),
                                    cal[0].reshape(shape), cal[4].reshape(shape).copy(), cal[1].reshape(shape),

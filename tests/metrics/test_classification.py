@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.stats import norm
+from scipy.optimize import brentq
+from scipy.stats import chi2, norm
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
@@ -145,10 +146,20 @@ def test_undefined_threshold_metrics_carry_reasons() -> None:
 
 
 def wilson_closed_form(k: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson's interval with Brown, Cai and DasGupta's (2001) modified ends: for ``0 < k <= k*`` (``k* = 2`` up to
+    n = 50, 3 up to 100, none above) the lower end is at most the one-sided Poisson bound ``chi2(2k).ppf(alpha) / 2n``,
+    and symmetrically for the upper end with ``n - k``."""
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(centre - half, 0.0), min(centre + half, 1.0)
+    lo, hi = max(centre - half, 0.0), min(centre + half, 1.0)
+    alpha = 2 * norm.sf(z)
+    k_max = 2 if n <= 50 else 3 if n <= 100 else 0
+    if 0 < k <= k_max:
+        lo = min(lo, chi2.ppf(alpha, 2 * k) / (2 * n))
+    if 0 < n - k <= k_max:
+        hi = max(hi, 1 - chi2.ppf(alpha, 2 * (n - k)) / (2 * n))
+    return lo, hi
 
 
 @pytest.mark.parametrize("confidence", [0.8, 0.95, 0.99])
@@ -230,9 +241,22 @@ def test_delong_interval_through_evaluate_with_ties() -> None:
     auc, se = delong_direct(s[y == 1], s[y == 0])
     e = assay.evaluate({"y": y, "s": s}, task="binary", label="y", score="s").to_dict()["metrics"]["roc_auc"]
     assert (e["value"], e["se"]) == (pytest.approx(auc, abs=1e-12), pytest.approx(se, abs=1e-12))
-    assert (e["ci_low"], e["ci_high"]) == (pytest.approx(max(auc - Z * se, 0), abs=1e-12),
-                                           pytest.approx(min(auc + Z * se, 1), abs=1e-12))
-    assert e["method"] == "delong" and e["n"] == 90
+    # the interval: Newcombe's score interval, Hanley-McNeil's variance (sizes replaced by their mean) scaled up
+    # to DeLong's where DeLong's is larger; solved here independently with brentq
+    m, n = float((y == 1).sum()), float((y == 0).sum())
+    big_n = (m + n) / 2
+
+    def hm(t: float) -> float:
+        return t * (1 - t) * (1 + (big_n - 1) * ((1 - t) / (2 - t) + t / (1 + t))) / (m * n)
+
+    scale = max(se**2 / hm(auc), 1.0)
+
+    def f(t: float) -> float:
+        return (auc - t) ** 2 - Z * Z * scale * hm(t)
+
+    assert (e["ci_low"], e["ci_high"]) == (pytest.approx(brentq(f, 0.0, auc), abs=1e-9),
+                                           pytest.approx(brentq(f, auc, 1.0), abs=1e-9))
+    assert e["method"] == "score-newcombe" and e["n"] == 90
 
 
 def test_rank_metrics_of_a_group_do_not_depend_on_the_other_groups() -> None:

@@ -298,7 +298,9 @@ def test_text_columns_and_inputs_merge_as_a_union() -> None:
     assert both == right.merge(left)
     r = both.compute()
     assert r["prompt_length_mean"]["n"] == 2 and r["prompt_length_mean"]["value"] == 1.5
-    assert r["response_json_failure_rate"] == {"value": 0.0, "ci_low": 0.0, "ci_high": pytest.approx(0.7934506),
+    # Wilson with Brown-Cai-DasGupta's Poisson end (issue 14): 0 of 1 -> upper 1 - gammaincinv(1, 0.05) = 0.9487
+    # (Wilson alone: z^2 / (1 + z^2) = 0.7935)
+    assert r["response_json_failure_rate"] == {"value": 0.0, "ci_low": 0.0, "ci_high": pytest.approx(0.9487067),
                                                "n": 1}
     assert r["error_rate"]["reason"] == "no status values"
     assert r["latency_mean"]["n"] == 2 and r["predictions"]["value"] == 3.0
