@@ -38,7 +38,9 @@ class Worker:
         self.holder = False
         self.last_error: str | None = None
         self.alerts: Any = None
-        if monitor.config.slos:  # the alert evaluator runs where the materializer runs: one notifier per store
+        # the alert evaluator runs where the materializer runs (one notifier per store), for SLOs and for the drift
+        # tickets of an `alerting:` section without SLOs
+        if monitor.config.slos or monitor.config.alerting is not None:
             from assay.slo.alerts import AlertEvaluator
 
             self.alerts = AlertEvaluator(monitor)
