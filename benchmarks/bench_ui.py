@@ -68,8 +68,8 @@ def fill(cfg_text: str, days: int, per_window: int, now: float) -> tuple[float, 
     t = start + np.sort(rng.uniform(0, days * 86400, n))
     y = rng.integers(0, 2, n)
     s = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(0, 0.2, n), 0.001, 0.999)
-    for a in range(0, n, 20_000):
-        b = min(a + 20_000, n)
+    for a in range(0, n, 10_000):
+        b = min(a + 10_000, n)
         mon.ingest_predictions("m0", [{"id": f"e{i}", "timestamp": float(t[i]), "s": float(s[i]),
                                        "lat": float(rng.gamma(2, 0.05)), "st": "ok", "seg": f"g{i % 10}"}
                                       for i in range(a, b)])
