@@ -18,6 +18,7 @@ injection     what changes from then on
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,8 @@ class Traffic:
         self.m = model
         self.rng = np.random.default_rng(seed)
         self.i = 0
+        # ids unique to this run: a second run against the same store sends new events, not conflicting repeats
+        self.prefix = f"sim-{uuid.uuid4().hex[:8]}-"
 
     def batch(self, n: int, now: float, active: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         m, rng = self.m, self.rng
@@ -74,7 +77,7 @@ class Traffic:
         preds, labels = [], []
         for k in range(n):
             self.i += 1
-            e: dict[str, Any] = {m.id: f"sim-{self.i}", m.timestamp: now - (n - k) * 0.001}
+            e: dict[str, Any] = {m.id: f"{self.prefix}{self.i}", m.timestamp: now - (n - k) * 0.001}
             if m.score is not None:
                 e[m.score] = round(float(score[k]), 4)
             if m.prediction is not None and m.task != "regression":

@@ -138,3 +138,14 @@ def test_simulate_missing_values_and_longer_prompts_raise_drift_tickets(serve: C
     assert chat_doc["drifted"] and chat_doc["histogram"] is not None  # the debug view's length distribution
     # (the range is widened to whole 5-minute windows: the whole run, before and after the injection)
     assert chat_doc["summary"]["current"]["mean_length"] > 2 * chat_doc["summary"]["reference"]["mean_length"]
+
+
+def test_each_simulated_run_has_its_own_ids() -> None:
+    """Two runs against one store send new events, not repeats of the first run's ids (refused as conflicts)."""
+    from assay.watch.config import parse_config
+    from assay.watch.simulate import Traffic
+
+    model = parse_config(CONFIG.format(store="sqlite:///x.sqlite")).models["fraud"]
+    a, _ = Traffic(model, 0).batch(50, time.time(), set())
+    b, _ = Traffic(model, 0).batch(50, time.time(), set())
+    assert len({e["id"] for e in a}) == 50 and not {e["id"] for e in a} & {e["id"] for e in b}
