@@ -41,7 +41,9 @@
     const token = sessionStorage.getItem(KEY);
     if (!token) throw {login: true};
     const r = await fetch(path, {headers: {Authorization: "Bearer " + token}});
-    if (r.status === 401) { sessionStorage.removeItem(KEY); throw {login: true}; }
+    // a refusal forgets the token it refused, never a newer one (a late 401 of a refused token's parallel calls must not
+    // log out the token entered since)
+    if (r.status === 401) { if (sessionStorage.getItem(KEY) === token) sessionStorage.removeItem(KEY); throw {login: true}; }
     if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
     return r.json();
   }
