@@ -11,7 +11,7 @@ import numpy as np
 from assay.evaluation.accumulate import OVERALL_GROUPING, Accumulator, Bundle
 from assay.evaluation.config import EvalConfig
 from assay.evaluation.parallel import MIN_ROWS, run_all
-from assay.metrics import registry
+from assay.metrics import approximate, registry
 from assay.metrics.classification import binary_metrics, multiclass_metrics
 from assay.metrics.estimate import Estimate
 from assay.metrics.fairness import disparities
@@ -99,6 +99,9 @@ def bundle_metrics(bundle: Bundle, config: EvalConfig, classes: list[str], *,
     if config.metrics is not None:
         wanted = set(config.metrics)
         per_group = {k: {n: e for n, e in v.items() if n in wanted} for k, v in per_group.items()}
+    for entries in per_group.values():
+        for entry in entries.values():
+            approximate.mark(entry)
     return per_group
 
 

@@ -259,8 +259,13 @@ def _absolute(o: Outcome, ce: dict[str, Any], bound: str, limit: float, z: float
         from scipy import special  # here, not at import: scipy is most of assay's import time
 
         o.p_fail = float(special.ndtr(margin / se)) if se else None  # the normal CDF
-    if o.decision == "inconclusive" and se and n and margin > 0:
-        o.items_needed = math.ceil(((z + Z_POWER) * se * math.sqrt(n) / margin) ** 2)
+    # the hint reads the spread from the interval itself (the side facing the limit), not from ``se``: near a bound
+    # the score-type intervals are wider than the delta method's se says, and a cell of zero has no se at all
+    spread = ((v - float(lo)) if bound == "min" else (float(hi) - v)) / z
+    if not spread > 0:
+        spread = (float(hi) - float(lo)) / (2 * z)
+    if o.decision == "inconclusive" and spread > 0 and n and margin > 0:
+        o.items_needed = math.ceil(((z + Z_POWER) * spread * math.sqrt(n) / margin) ** 2)
         o.why += f"; about {o.items_needed:,} items would settle it if the value is as estimated"
 
 

@@ -89,6 +89,7 @@ td.name { font-weight: 560; }
 td.name code, dd code, .lead code { font: 12.5px var(--mono); }
 .null { color: var(--faint); cursor: help; }
 .reason { display: block; color: var(--muted); font-size: 12px; font-weight: 400; }
+.approx { color: var(--warn, #b45309); cursor: help; margin-right: 2px; }
 .badge { display: inline-block; font-size: 10.5px; font-weight: 650; letter-spacing: .04em; text-transform: uppercase;
   border-radius: 999px; padding: 1px 7px; margin-left: 6px; vertical-align: 1px; }
 .badge.primary { color: var(--primary); background: var(--primary-bg); }

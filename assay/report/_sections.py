@@ -63,9 +63,13 @@ class Metric:
     method: str
     higher_is_better: bool | None
     reason: str
+    approximate: str = ""  # why the interval is approximate (the document's approximate_reason), or ""
 
     @property
     def interval(self) -> str:
+        if self.approximate and self.low is not None:
+            return (f'<span class="approx" title="approximate: {esc(self.approximate)}">≈</span>'
+                    f"{fmt_interval(self.low, self.high)}")
         return fmt_interval(self.low, self.high)
 
 
@@ -87,6 +91,7 @@ def metric_of(entry: object) -> Metric:
         method=str(e.get("method") or ""),
         higher_is_better=hib if isinstance(hib, bool) else None,
         reason=str(e.get("reason") or ""),
+        approximate=str(e.get("approximate_reason") or "approximate") if e.get("approximate") else "",
     )
 
 

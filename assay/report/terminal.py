@@ -64,7 +64,11 @@ def render(doc: dict[str, Any], console: Console | None = None) -> None:
             if e.get("value") is None
             else (f"±{fmt(e['bound'], 2)} (capped)" if e.get("bound") else "")
         )
-        table.add_row(name, fmt(e.get("value")), interval(e), f"{e.get('n', 0):,}", note)
+        if e.get("approximate"):  # marked on the interval (~) and explained in the note
+            note = "; ".join(x for x in (note, f"approximate: {e.get('approximate_reason', '')}") if x)
+        ci = interval(e)
+        table.add_row(name, fmt(e.get("value")), f"~{ci}" if ci and e.get("approximate") else ci,
+                      f"{e.get('n', 0):,}", note)
     console.print(table)
     primary = doc.get("config", {}).get("primary_metric")
     overall = doc.get("metrics", {}).get(primary, {})
