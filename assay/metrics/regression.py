@@ -5,6 +5,10 @@ shifted by an anchor ``u = y_true - c`` (``u``, ``u²``, ``u³``, ``u⁴``, and 
 stable R² and its variance, of ``|e| / |y|`` for MAPE, the count of zero labels and the largest ``|e|``. The anchor
 is the first batch's weighted mean; states of different anchors are merged by re-expanding the power sums.
 
+MAE, MSE and MAPE are means of non-negative, right-skewed losses: their intervals are Hall's (1992)
+skewness-corrected ones, the skewness from the third power sums ``|e|³``, ``e⁶`` and ``(|e| / |y|)³`` (state version 2;
+a version-1 state still loads, with normal intervals).
+
 Median absolute error comes from a :class:`~assay.metrics.table.SortedTable` of ``|e|``: exact while the table is
 exact, otherwise within the bucket width the run reports.
 """
@@ -21,11 +25,12 @@ from assay.metrics import _serial
 from assay.metrics._groups import OVERALL, GroupKeys, GroupSums, align, scatter
 from assay.metrics.estimate import Estimate, reasons_from
 from assay.metrics.table import SortedTable, key_to_float
-from assay.stats.intervals import kish_ess, normal
+from assay.stats.intervals import hall_skew, kish_ess, normal
 
 # columns of the sums array
-E1, E2, EA, E4, U1, U2, U3, U4, E2U1, E2U2, APE, APE2 = range(12)
-N_SUMS = 12
+E1, E2, EA, E4, U1, U2, U3, U4, E2U1, E2U2, APE, APE2, EA3, E6, APE3 = range(15)
+N_SUMS = 15
+N_SUMS_V1 = 12  # version 1 of the state had no third moments (EA3, E6, APE3): its intervals stay normal
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +81,8 @@ class RegressionState:
             ape = np.where(zero, 0.0, ae / np.where(zero, 1.0, ay))
         e2 = e * e
         u2 = u * u
-        cols = [e, e2, ae, e2 * e2, u, u2, u2 * u, u2 * u2, e2 * u, e2 * u2, ape, ape * ape]
+        cols = [e, e2, ae, e2 * e2, u, u2, u2 * u, u2 * u2, e2 * u, e2 * u2, ape, ape * ape, e2 * ae, e2 * e2 * e2,
+                ape * ape * ape]
         grouped = GroupSums(idx, g)  # pairwise sums per group: merged chunks agree with the whole to a few ulps
         sums = np.empty((g, N_SUMS))
         for j, col in enumerate(cols):
@@ -152,17 +158,23 @@ class RegressionState:
             m = self.sums / np.where(has, sw, np.nan)[:, None]
             corr = n_eff / (n_eff - 1)
 
-            def mean_est(mean: np.ndarray, second: np.ndarray, lower: float = 0.0) -> Estimate:
-                se = np.sqrt(np.maximum(second - mean * mean, 0.0) * corr / n_eff)
-                lo, hi = normal(mean, se, z, lower)
-                return Estimate(mean, se, lo, hi, rows, "normal", reasons_from([(~has, "no rows")], g))
+            def mean_est(mean: np.ndarray, second: np.ndarray, third: np.ndarray) -> Estimate:
+                # Hall's skewness-corrected interval: the losses are non-negative and right-skewed, so at small n
+                # the normal interval's upper arm is too short (a NaN third moment, version 1, leaves it normal)
+                var = np.maximum(second - mean * mean, 0.0)
+                se = np.sqrt(var * corr / n_eff)
+                m3 = third - 3 * mean * second + 2 * mean**3
+                skew = np.where(var > 0, m3 / np.where(var > 0, var, 1.0) ** 1.5, 0.0)
+                lo, hi = hall_skew(mean, se, skew, n_eff, z)
+                return Estimate(mean, se, np.maximum(lo, 0.0), hi, rows, "hall-skew",
+                                reasons_from([(~has, "no rows")], g))
 
-            mae = mean_est(m[:, EA], m[:, E2])
-            mse = mean_est(m[:, E2], m[:, E4])
+            mae = mean_est(m[:, EA], m[:, E2], m[:, EA3])
+            mse = mean_est(m[:, E2], m[:, E4], m[:, E6])
             rmse_v = np.sqrt(mse.value)
             rmse = Estimate(rmse_v, mse.se / (2 * rmse_v), np.sqrt(np.maximum(mse.low, 0.0)), np.sqrt(mse.high),
                             rows, "delta", mse.reasons)
-            mape = mean_est(m[:, APE], m[:, APE2])
+            mape = mean_est(m[:, APE], m[:, APE2], m[:, APE3])
             zero = self.zero_labels > 0
             mape.value = np.where(zero, np.nan, mape.value)
             mape.reasons = reasons_from(
@@ -227,12 +239,15 @@ class RegressionState:
         arrays = {"rows": self.rows, "sw": self.sw, "sw2": self.sw2, "sums": self.sums, "zero": self.zero_labels,
                   "max": self.max_error, "table": np.frombuffer(self.abs_errors.to_bytes(), np.uint8),
                   "y_min": self.y_min, "y_max": self.y_max}
-        return _serial.dump("regression", 1, {"groups": list(self.groups), "anchor": self.anchor}, arrays)
+        return _serial.dump("regression", 2, {"groups": list(self.groups), "anchor": self.anchor}, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RegressionState:
-        h, a = _serial.load(data, "regression", 1)
-        return cls(_serial.keys_from_json(h["groups"]), h["anchor"], a["rows"], a["sw"], a["sw2"], a["sums"],
+        version, h, a = _serial.load_versions(data, "regression", (1, 2))
+        sums = a["sums"]
+        if version == 1:  # no third moments: NaN columns, so its mean intervals stay normal (and merges carry NaN)
+            sums = np.concatenate([sums, np.full((sums.shape[0], N_SUMS - N_SUMS_V1), np.nan)], axis=1)
+        return cls(_serial.keys_from_json(h["groups"]), h["anchor"], a["rows"], a["sw"], a["sw2"], sums,
                    a["zero"], a["max"],
                    SortedTable.from_bytes(a["table"].tobytes()), a["y_min"], a["y_max"])
 

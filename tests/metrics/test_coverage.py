@@ -1,4 +1,5 @@
-"""Coverage of the binary intervals at small n (issue 14), on the seeded model of ``benchmarks/coverage.py``.
+"""Coverage of the binary and regression intervals at small n (issue 14), on the seeded models of
+``benchmarks/coverage.py``.
 
 Each cell runs 200 seeded replications and asserts that the number of intervals covering the population value is
 at least the 0.001 quantile of Binomial(200, goal): a method whose true coverage is the goal fails with probability
@@ -57,6 +58,21 @@ def test_binary_intervals_cover_at_small_n(quality: str, n: int) -> None:
         assert t["defined"] >= 0.9 * REPS, (metric, t)
         floor = binom.ppf(0.001, t["defined"], goal)
         assert t["covered"] >= floor, (metric, t["covered"], t["defined"], goal)
+        assert t["collapsed"] == 0, (metric, t)
+
+
+@pytest.mark.parametrize("law", ["laplace", "skewed"])
+def test_regression_intervals_cover_at_n_50(law: str) -> None:
+    """MAE, MSE, RMSE and MAPE (Hall's skewness-corrected intervals), R² and the median at n = 50 under heavy-tailed
+    and skewed errors; the population values come from the benchmark's own NumPy Monte Carlo, not from assay."""
+    error = COVERAGE.REGRESSION_ERRORS[law]
+    tally = COVERAGE.run_cell("regression", COVERAGE.sample_regression(error), COVERAGE.population_regression(
+        error, size=1_000_000), {"label": "y", "prediction": "p"}, 50, REPS,
+        [7, 2, list(COVERAGE.REGRESSION_ERRORS).index(law), 50])
+    assert set(tally) == {"mae", "mse", "rmse", "r2", "mape", "median_absolute_error"}
+    for metric, t in tally.items():
+        assert t["defined"] == REPS, (metric, t)
+        assert t["covered"] >= binom.ppf(0.001, REPS, COVERAGE.GOAL), (metric, t["covered"])
         assert t["collapsed"] == 0, (metric, t)
 
 

@@ -188,15 +188,56 @@ def test_r2_of_a_group_with_constant_labels_is_undefined(label: float) -> None:
     assert entry["value"] is None and "constant" in entry["reason"]
 
 
-def test_mean_error_intervals_are_normal_with_the_sample_variance() -> None:
+def _hall_reference(loss: np.ndarray) -> tuple[float, float]:
+    """Hall's (1992) skewness-corrected interval written out again: the studentised mean's quantiles are the roots
+    of g(t) = t + a t²/3 + a² t³/27 + a/6 = ±z (found by Brent's method), a = skewness / sqrt(n)."""
+    from scipy.optimize import brentq
+
+    n = loss.size
+    mean, se = loss.mean(), loss.std(ddof=1) / math.sqrt(n)
+    a = float(np.mean((loss - mean) ** 3) / loss.var() ** 1.5) / math.sqrt(n)
+
+    def root(u: float) -> float:
+        return float(brentq(lambda t: t + a * t * t / 3 + a * a * t**3 / 27 + a / 6 - u, -50, 50))
+
+    return mean - se * root(Z), mean - se * root(-Z)
+
+
+def test_mean_error_intervals_are_hall_skew_intervals_with_the_sample_variance() -> None:
     rng = np.random.default_rng(12)
-    y, p = rng.normal(size=50), rng.normal(size=50)
+    y, p = rng.normal(size=50), rng.normal(size=50) + rng.exponential(size=50)  # right-skewed errors
     est = RegressionState.empty().update(y, p).metrics(Z)
+    e = p - y
+    for name, loss in (("mae", np.abs(e)), ("mse", e * e), ("mape", np.abs(e) / np.abs(y))):
+        se = loss.std(ddof=1) / math.sqrt(50)
+        assert (est[name].value[0], est[name].se[0]) == (pytest.approx(loss.mean()), pytest.approx(se, rel=1e-9))
+        lo, hi = _hall_reference(loss)
+        assert (est[name].low[0], est[name].high[0]) == (pytest.approx(max(lo, 0.0), rel=1e-9),
+                                                         pytest.approx(hi, rel=1e-9)), name
+        assert hi - loss.mean() > loss.mean() - lo  # the upper arm is the longer one
+        assert est[name].method == "hall-skew"
+    assert est["rmse"].high[0] == pytest.approx(math.sqrt(est["mse"].high[0]))
+
+
+def test_a_version_1_state_still_loads_with_normal_intervals() -> None:
+    from assay.metrics import _serial
+    from assay.metrics.regression import N_SUMS_V1
+
+    rng = np.random.default_rng(4)
+    y, p = rng.normal(size=80), rng.normal(size=80)
+    state = RegressionState.empty().update(y, p)
+    arrays = {"rows": state.rows, "sw": state.sw, "sw2": state.sw2, "sums": state.sums[:, :N_SUMS_V1],
+              "zero": state.zero_labels, "max": state.max_error,
+              "table": np.frombuffer(state.abs_errors.to_bytes(), np.uint8), "y_min": state.y_min, "y_max": state.y_max}
+    old = RegressionState.from_bytes(_serial.dump("regression", 1, {"groups": list(state.groups),
+                                                                    "anchor": state.anchor}, arrays))
+    est = old.merge(state).metrics(Z)  # a merge with a new state keeps the missing moments missing
     ae = np.abs(p - y)
-    se = ae.std(ddof=1) / math.sqrt(50)
-    assert (est["mae"].value[0], est["mae"].se[0]) == (pytest.approx(ae.mean()), pytest.approx(se, rel=1e-9))
-    assert (est["mae"].low[0], est["mae"].high[0]) == (pytest.approx(ae.mean() - Z * se),
-                                                       pytest.approx(ae.mean() + Z * se))
+    mean = ae.mean()  # the merge doubles every row: the same mean, and a symmetric (normal) interval around it
+    assert est["mae"].value[0] == pytest.approx(mean) and est["mae"].se[0] > 0
+    half = Z * est["mae"].se[0]
+    assert (est["mae"].low[0], est["mae"].high[0]) == (pytest.approx(mean - half), pytest.approx(mean + half))
+    assert RegressionState.from_bytes(state.to_bytes()).metrics(Z)["mae"].high[0] == state.metrics(Z)["mae"].high[0]
     assert est["median_absolute_error"].low[0] <= est["median_absolute_error"].value[0] <= (
         est["median_absolute_error"].high[0])
 
