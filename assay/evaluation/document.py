@@ -16,7 +16,7 @@ from assay.metrics.classification import binary_metrics, multiclass_metrics
 from assay.metrics.estimate import Estimate
 from assay.metrics.fairness import disparities
 from assay.metrics.roc import curves, rank_metrics
-from assay.stats.intervals import mann_whitney_score, normal, wilson, z_value
+from assay.stats.intervals import mann_whitney_score, wilson, z_value
 
 Entry = dict[str, Any]
 LOG_LOSS_MAX = -float(np.log(np.finfo(np.float64).eps))  # a row's log loss at the clip (probabilities at eps)
@@ -139,7 +139,7 @@ def _ovr_auc(bundle: Bundle, classes: list[str], z: float, freq: bool, per_group
     for g, key in enumerate(keys):
         found = by_key.get(key, {})
         missing = [classes[c] for c in range(k) if c not in found or not (r.positives[found[c]] > 0)]
-        entry: Entry = {"n": int(rows[g]), "method": "delong", "higher_is_better": True}
+        entry: Entry = {"n": int(rows[g]), "method": "mover-newcombe", "higher_is_better": True}
         if missing:
             entry.update(value=None, ci_low=None, ci_high=None, se=None,
                          reason=f"class(es) {', '.join(missing)} have no rows: one-vs-rest AUC is undefined")
@@ -149,8 +149,12 @@ def _ovr_auc(bundle: Bundle, classes: list[str], z: float, freq: bool, per_group
             ses = np.array([r.auc_se[i] for i in idx])
             value = float(aucs.mean())
             se = float(np.sqrt(np.nansum(ses**2)) / k)
-            lo, hi = normal(np.array(value), np.array(se), z, 0.0, 1.0)
-            entry.update(value=value, se=se if np.isfinite(se) else None, ci_low=float(lo), ci_high=float(hi))
+            # each class's Newcombe score interval (never a point at AUC 1), combined for the mean by MOVER (Zou and
+            # Donner 2008) as if the classes were independent, the approximation DeLong's combined se made before
+            c_lo, c_hi = mann_whitney_score(aucs, r.n_pos[idx], r.n_neg[idx], z, ses)
+            lo = max(0.0, value - float(np.sqrt(np.sum((aucs - c_lo) ** 2))) / k)
+            hi = min(1.0, value + float(np.sqrt(np.sum((c_hi - aucs) ** 2))) / k)
+            entry.update(value=value, se=se if np.isfinite(se) else None, ci_low=lo, ci_high=hi)
             if np.isnan(value):
                 entry.update(value=None, ci_low=None, ci_high=None, se=None,
                              reason="a class has rows of one kind only: one-vs-rest AUC is undefined")

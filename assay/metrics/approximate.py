@@ -32,7 +32,9 @@ def reason(entry: dict[str, Any]) -> str | None:
     n = int(entry.get("n") or 0)
     if 0 < n < SMALL_N:
         return f"only {n} rows (fewer than {SMALL_N}): the interval is a rough guide"
-    if lo is not None and hi is not None and (value <= lo or value >= hi):
+    se = entry.get("se")
+    no_spread = se is not None and abs(se) <= 1e-7 * max(abs(value), 1e-300)
+    if no_spread or (lo is not None and hi is not None and (value <= lo or value >= hi)):
         return ("the value is at the end of its interval (a cell of zero, or no spread seen): the interval comes "
                 "from a score-type treatment of the boundary, not from a standard error")
     return None

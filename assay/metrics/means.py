@@ -147,7 +147,7 @@ class MeanState:
             method = "hall-skew" if bool(cubes.all()) else "normal"
             if np.isfinite(upper) and lower == 0:  # every row alike (no spread seen): the bounded interval, not a point
                 b_lo, b_hi = bounded_mean_score(mean, np.zeros_like(mean), n_eff, z, upper)
-                flat = has & ~(m2 > 0)
+                flat = has & ~(m2 > (1e-7 * np.abs(mean)) ** 2)  # a spread of rounding only counts as none
                 lo, hi = np.where(flat, b_lo, lo), np.where(flat, b_hi, hi)
         return Estimate(mean, se, lo, hi, self.rows, method, reasons_from([(~has, "no rows")], len(mean)))
 

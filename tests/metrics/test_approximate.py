@@ -81,3 +81,20 @@ def test_the_gate_hint_settles_the_check_it_names() -> None:
     enough = assay.evaluate(_perfect(o.items_needed + o.items_needed % 2), task="binary", label="y",
                             score="s").to_dict()
     assert gate(enough, policy).outcomes[0].decision == "pass"
+
+
+def test_multiclass_intervals_are_not_points_on_perfect_data() -> None:
+    """Perfectly separated three-class data with one confidence for every row: one-vs-rest AUC gets each class's
+    Newcombe score interval (DeLong's combined se is 0 there), log loss the bounded interval (no spread seen)."""
+    n = 60
+    y = np.arange(n) % 3
+    proba = np.full((n, 3), 0.05)
+    proba[np.arange(n), y] = 0.9
+    m = assay.evaluate({"y": y, **{f"p_{k}": proba[:, k] for k in range(3)}}, task="multiclass", label="y",
+                       proba_prefix="p_").metrics
+    auc, loss = m["roc_auc_ovr"], m["log_loss"]
+    assert auc["value"] == 1.0 and 0.85 < auc["ci_low"] < 0.999 and auc["ci_high"] == 1.0
+    assert auc["method"] == "mover-newcombe" and auc["approximate"] is True
+    assert abs(loss["value"] - np.log(1 / 0.9)) < 1e-12
+    assert loss["ci_low"] < loss["value"] < loss["ci_high"] and loss["ci_high"] - loss["ci_low"] > 0.01
+    assert loss["approximate"] is True and "no spread" in loss["approximate_reason"]
