@@ -156,12 +156,53 @@ def population_regression(error: Callable[[np.random.Generator, int], np.ndarray
             "median_absolute_error": float(np.median(np.abs(r)))}
 
 
+# -- multiclass ---------------------------------------------------------------------------------------------------
+# Three classes of prevalence 0.5, 0.3, 0.2; the logits are ``d`` on the true class plus N(0, 1) noise, the reported
+# probabilities their softmax, the prediction its argmax. Qualities from weak to near perfect.
+MULTICLASS_PRIOR = (0.5, 0.3, 0.2)
+MULTICLASS_QUALITIES = {"weak": 1.0, "good": 3.0, "near_perfect": 7.0}
+
+
+def sample_multiclass(d: float) -> Sample:
+    def draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        y = rng.choice(3, size=n, p=MULTICLASS_PRIOR)
+        logits = rng.normal(0.0, 1.0, (n, 3))
+        logits[np.arange(n), y] += d
+        proba = special.softmax(logits, axis=1)
+        return {"y": y, **{f"p_{k}": proba[:, k] for k in range(3)}}
+
+    return draw
+
+
+def population_multiclass(d: float, size: int = 4_000_000) -> Population:
+    """Population values by a seeded Monte Carlo of ``size`` rows, computed with scikit-learn (independent of assay)."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng([SEED, 98])
+    draw = sample_multiclass(d)(rng, size)
+    y = draw["y"]
+    proba = np.column_stack([draw[f"p_{k}"] for k in range(3)])
+    pred = proba.argmax(axis=1)
+    out: Population = {"accuracy": float(np.mean(pred == y)),
+                       "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred))}
+    for avg in ("macro", "micro", "weighted"):
+        p, r, f, _ = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0)
+        out.update({f"precision_{avg}": float(p), f"recall_{avg}": float(r), f"f1_{avg}": float(f)})
+    out["log_loss"] = float(skm.log_loss(y, proba, labels=[0, 1, 2]))
+    out["roc_auc_ovr"] = float(skm.roc_auc_score(y, proba, multi_class="ovr", average="macro"))
+    return out
+
+
 # -- the scenarios ----------------------------------------------------------------------------------------------
 def scenarios(only: set[str]) -> Iterator[tuple[str, str, Sample, Population, dict[str, Any]]]:
     """``(task, quality, sampler, population values, evaluate options)``."""
     if "binary" in only:
         for quality, d in QUALITIES.items():
             yield "binary", quality, sample_binary(d), population_binary(d), {"label": "y", "score": "s"}
+    if "multiclass" in only:
+        for quality, d in MULTICLASS_QUALITIES.items():
+            yield ("multiclass", quality, sample_multiclass(d), population_multiclass(d),
+                   {"label": "y", "proba_prefix": "p_"})
     if "regression" in only:
         for law, error in REGRESSION_ERRORS.items():
             yield ("regression", law, sample_regression(error), population_regression(error),
@@ -292,7 +333,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=None, help="replications per cell (default 300; quick 60)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--sizes", default="", help="comma-separated sample sizes (default 50,200,1000,10000)")
-    parser.add_argument("--only", default="binary", help="comma-separated tasks: binary, regression")
+    parser.add_argument("--only", default="binary", help="comma-separated tasks: binary, multiclass, regression")
     parser.add_argument("--out", default=None, help="JSON path (the HTML page goes beside it)")
     parser.add_argument("--before", default=None, help="an earlier JSON to draw dashed in the plots")
     args = parser.parse_args()
@@ -310,7 +351,8 @@ def main() -> None:
     t0 = time.perf_counter()
     task_ids = {"binary": 0, "multiclass": 1, "regression": 2, "ranking": 3}
     for task, quality, sampler, population, options in scenarios(only):
-        q_id = (list(QUALITIES).index(quality) if quality in QUALITIES
+        q_id = (list(QUALITIES).index(quality) if quality in QUALITIES and task != "multiclass"
+                else list(MULTICLASS_QUALITIES).index(quality) if task == "multiclass"
                 else list(REGRESSION_ERRORS).index(quality) if quality in REGRESSION_ERRORS else 0)
         for n in sizes:
             t = time.perf_counter()

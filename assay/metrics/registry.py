@@ -57,7 +57,7 @@ SPECS: dict[str, dict[str, MetricSpec]] = {
         ("recall_weighted", True, "wilson", ""),
         ("f1_weighted", True, "delta", ""),
         ("log_loss", False, "hall-skew", "probability"),
-        ("roc_auc_ovr", True, "mover-newcombe", "probability"),
+        ("roc_auc_ovr", True, "comonotone-newcombe", "probability"),
         ("ece", False, "debiased-normal", "probability"),
         ("ece_debiased", False, "debiased-normal", "probability"),
     ]),

@@ -94,7 +94,7 @@ def test_multiclass_intervals_are_not_points_on_perfect_data() -> None:
                        proba_prefix="p_").metrics
     auc, loss = m["roc_auc_ovr"], m["log_loss"]
     assert auc["value"] == 1.0 and 0.85 < auc["ci_low"] < 0.999 and auc["ci_high"] == 1.0
-    assert auc["method"] == "mover-newcombe" and auc["approximate"] is True
+    assert auc["method"] == "comonotone-newcombe" and auc["approximate"] is True
     assert abs(loss["value"] - np.log(1 / 0.9)) < 1e-12
     assert loss["ci_low"] < loss["value"] < loss["ci_high"] and loss["ci_high"] - loss["ci_low"] > 0.01
     assert loss["approximate"] is True and "no spread" in loss["approximate_reason"]
