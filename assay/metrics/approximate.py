@@ -34,7 +34,9 @@ def reason(entry: dict[str, Any]) -> str | None:
         return f"only {n} rows (fewer than {SMALL_N}): the interval is a rough guide"
     se = entry.get("se")
     no_spread = se is not None and abs(se) <= 1e-7 * max(abs(value), 1e-300)
-    if no_spread or (lo is not None and hi is not None and (value <= lo or value >= hi)):
+    tol = 1e-12 * max(1.0, abs(value))
+    at_end = lo is not None and hi is not None and (abs(value - lo) <= tol or abs(value - hi) <= tol)
+    if no_spread or at_end:  # (a value outside its interval, as ECE's plug-in can be above it, is not this case)
         return ("the value is at the end of its interval (a cell of zero, or no spread seen): the interval comes "
                 "from a score-type treatment of the boundary, not from a standard error")
     return None

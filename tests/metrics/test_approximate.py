@@ -98,3 +98,13 @@ def test_multiclass_intervals_are_not_points_on_perfect_data() -> None:
     assert abs(loss["value"] - np.log(1 / 0.9)) < 1e-12
     assert loss["ci_low"] < loss["value"] < loss["ci_high"] and loss["ci_high"] - loss["ci_low"] > 0.01
     assert loss["approximate"] is True and "no spread" in loss["approximate_reason"]
+
+
+def test_a_plug_in_value_outside_its_interval_is_not_called_a_boundary() -> None:
+    """ECE's interval is for the population ECE and may lie below the plug-in value: that is not a cell of zero."""
+    from assay.metrics.approximate import reason
+
+    assert reason({"value": 0.08, "ci_low": 0.01, "ci_high": 0.06, "se": 0.01, "n": 500}) is None
+    assert reason({"value": 0.06, "ci_low": 0.01, "ci_high": 0.06, "se": 0.01, "n": 500}) is not None
+    assert reason({"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "se": 0.0, "n": 500}) is not None  # no spread seen
+    assert reason({"value": None, "ci_low": None, "ci_high": None, "n": 5}) is None  # undefined: nothing to mark
