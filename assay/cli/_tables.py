@@ -10,7 +10,9 @@ from assay.errors import ConfigError, message
 
 __all__ = ["STDIN", "TABLE_HELP", "add_table_options", "check_stdin"]
 
-TABLE_HELP = "or - to read the table from standard input (read whole into memory)"
+TABLE_HELP = ("a directory or a quoted glob ('data/day=*/*.parquet') of files of one format, read as one table "
+              "(key=value folders become columns), or - to read the table from standard input (read whole into "
+              "memory)")
 
 
 def add_table_options(p: argparse.ArgumentParser) -> None:

@@ -99,8 +99,8 @@ def add_parser(sub: Any) -> None:
         description="Profile a table once and drift against the profile later. Examples: assay profile "
         "train.parquet --out reference.profile; assay profile today.parquet --like reference.profile --out "
         "today.profile; assay profile day1.profile day2.profile --out month.profile")
-    q.add_argument("inputs", nargs="+", help="a table, or tables with --like, or profiles to merge; one table may be - "
-                   "(standard input, read whole into memory)")
+    q.add_argument("inputs", nargs="+", help="a table (a file, a directory or a quoted glob of files), or tables "
+                   "with --like, or profiles to merge; one table may be - (standard input, read whole into memory)")
     q.add_argument("--out", required=True, help="write the profile here")
     q.add_argument("--like", help="count on this reference profile's grid (so that profiles merge)")
     _common(q)

@@ -3,7 +3,8 @@
 ::
 
     open_table(source) -> TableSource      a file (CSV, Parquet, JSON Lines, Arrow IPC), '-' (standard input)
-                                           or an in-memory frame; encoding= for text that is not UTF-8
+                                           or an in-memory frame; encoding= for text that is not UTF-8;
+                                           a directory or a glob of files of one format is one table
     TableSource.batches(columns)           record batches of at most chunk_rows rows, streamed from files
     TableSource.read(columns)              the whole table
     to_float / null_mask / to_codes        one Arrow column to validated NumPy arrays

@@ -9,7 +9,9 @@ TableSource('<dict of columns>', columns=['id', 'y'], num_rows=3)
 [0.5, 1.0, 0.0]
 
 Sources: a path to CSV (``.csv``, ``.csv.gz``), Parquet (``.parquet``, ``.pq``), JSON Lines (``.jsonl``,
-``.ndjson``) or Arrow IPC (``.arrow``, ``.feather``, ``.ipc``; file or stream format); ``"-"``, a table piped to
+``.ndjson``) or Arrow IPC (``.arrow``, ``.feather``, ``.ipc``; file or stream format); a directory or a glob
+(``'data/day=*/*.parquet'``) of files of one format, read as one table in sorted path order with Hive-style
+``key=value`` folders as string columns (see :mod:`assay.data._many`); ``"-"``, a table piped to
 standard input (read whole into memory, as bytes; the format told by ``format=`` or by content); a pandas or polars
 DataFrame; a pyarrow Table or RecordBatch; a dict of equal-length columns. pandas and polars are never imported
 here: a frame is recognised by its type's module and converted with its own method.
@@ -40,6 +42,7 @@ import pyarrow as pa
 
 from assay.data._formats import FORMATS, READERS, FileReader, MemoryReader, Origin, Reader
 from assay.data._frames import to_arrow
+from assay.data._many import is_many, open_many
 from assay.data._text import normalize_encoding
 from assay.errors import ColumnError, ConfigError, ReadError, message
 
@@ -171,7 +174,8 @@ def open_table(source: Any, *, chunk_rows: int = 1_000_000, name: str | None = N
                format: str | None = None) -> TableSource:
     """Open ``source`` as a :class:`TableSource`; files are checked and their schema read, their rows are not.
 
-    ``source`` is a path (``str`` or :class:`pathlib.Path`) with one of :data:`SUPPORTED_EXTENSIONS`, ``"-"`` for
+    ``source`` is a path (``str`` or :class:`pathlib.Path`) with one of :data:`SUPPORTED_EXTENSIONS`, a directory
+    or a glob (``*``, ``?``, ``[``; ``**`` for any depth) of such files of one format, read as one table, ``"-"`` for
     a table piped to standard input, a pandas or polars DataFrame, a pyarrow Table or RecordBatch, or a dict of
     equal-length lists or NumPy arrays. ``chunk_rows`` caps the rows per batch; ``name`` replaces the name used in
     messages and ``.name``.
@@ -209,6 +213,9 @@ def open_table(source: Any, *, chunk_rows: int = 1_000_000, name: str | None = N
         return TableSource(reader, name=label, chunk_rows=chunk_rows, size_bytes=data.size, in_memory=False)
     if isinstance(source, str | os.PathLike):
         label = name if name is not None else os.fspath(source)
+        if is_many(source):
+            many, size = open_many(source, label, kind, encoding)
+            return TableSource(many, name=label, chunk_rows=chunk_rows, size_bytes=size, in_memory=False)
         path = Path(source)
         reader = _open_file(path, label, kind, encoding)
         return TableSource(reader, name=label, chunk_rows=chunk_rows, size_bytes=path.stat().st_size, in_memory=False)
@@ -282,7 +289,7 @@ def _open_file(path: Path, name: str, kind: str | None = None, encoding: str | N
                 where=name,
                 expected="a file",
                 found="a directory",
-                fix="pass the path of a data file inside it",
+                fix="pass the path of a data file inside it, or the directory itself",
             )
         )
     if kind is not None:

@@ -230,6 +230,10 @@ def _notes(doc: dict[str, Any], acc: Accumulator, config: EvalConfig) -> list[st
 
 def _dataset_name(source: TableSource) -> str:
     name = str(source.name)
+    if any(c in name for c in "*?["):  # a glob of many files: the pattern says what was read
+        return name
+    if os.path.isdir(name):  # a directory of many files, '.' included
+        return Path(name).resolve().name or name
     return Path(name).name if os.path.sep in name or "." in name else name
 
 

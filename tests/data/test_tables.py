@@ -247,8 +247,9 @@ def test_missing_file(tmp_path: Path) -> None:
         open_table(path)
 
 
-def test_directory(tmp_path: Path) -> None:
-    with pytest.raises(ReadError, match="expected a file, found a directory"):
+def test_directory_without_table_files(tmp_path: Path) -> None:
+    # a directory is a table of many files (tests/data/test_multifile.py); one without table files is an error
+    with pytest.raises(ReadError, match="expected a directory holding table files"):
         open_table(tmp_path)
 
 
