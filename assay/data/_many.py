@@ -135,6 +135,26 @@ class ManyReader(Reader):
         return result
 
     def batches(self, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+        """Batches of ``chunk_rows`` rows across file boundaries (the last may be shorter): many small files are
+        read in the chunks one file of their rows would be, so per-batch costs do not grow with the file count."""
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in self._file_batches(columns, chunk_rows):
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows < chunk_rows:
+                continue
+            table = pa.Table.from_batches(pending).combine_chunks()
+            start = 0
+            while table.num_rows - start >= chunk_rows:
+                yield from table.slice(start, chunk_rows).to_batches(max_chunksize=chunk_rows)
+                start += chunk_rows
+            rest = table.slice(start)
+            pending, rows = ([rest.combine_chunks().to_batches()[0]] if rest.num_rows else []), rest.num_rows
+        if rows:
+            yield from pa.Table.from_batches(pending).combine_chunks().to_batches(max_chunksize=chunk_rows)
+
+    def _file_batches(self, columns: list[str] | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
         names = list(self.schema.names) if columns is None else list(columns)
         schema = pa.schema([self.schema.field(c) for c in names])
         for reader, part in zip(self.readers, self.parts, strict=True):
