@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay._version import __version__
+from assay.data._many import GLOB_CHARS
 from assay.data.tables import TableSource, open_table
 from assay.errors import ColumnError, InputError, message
 from assay.evaluation.accumulate import Accumulator
@@ -230,7 +231,7 @@ def _notes(doc: dict[str, Any], acc: Accumulator, config: EvalConfig) -> list[st
 
 def _dataset_name(source: TableSource) -> str:
     name = str(source.name)
-    if any(c in name for c in "*?["):  # a glob of many files: the pattern says what was read
+    if any(c in name for c in GLOB_CHARS):  # a glob of many files: the pattern says what was read
         return name
     if os.path.isdir(name):  # a directory of many files, '.' included
         return Path(name).resolve().name or name
